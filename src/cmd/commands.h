@@ -1,0 +1,11 @@
+/* commands.h - the run function of every command (one file each in cmd/). */
+#ifndef DRCTL_CMD_COMMANDS_H
+#define DRCTL_CMD_COMMANDS_H
+
+#include "cli.h"
+
+int cmd_doctor(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_help(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_version(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+
+#endif
