@@ -63,3 +63,35 @@ finish() {
     echo "$T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# sandbox_env: loads the running sandbox's settings (scripts/sandbox.sh).
+sandbox_env() {
+    : "${DRCTL_SANDBOX_DIR:?DRCTL_SANDBOX_DIR is not set}"
+    [ -s "$DRCTL_SANDBOX_DIR/sandbox.env" ] || { echo "sandbox not running" >&2; exit 1; }
+    set -a
+    # shellcheck disable=SC1091
+    . "$DRCTL_SANDBOX_DIR/sandbox.env"
+    set +a
+    export AWS_CONFIG_FILE=/nonexistent/drctl-test-config
+    export AWS_SHARED_CREDENTIALS_FILE=/nonexistent/drctl-test-credentials
+    export AWS_EC2_METADATA_DISABLED=true
+    unset AWS_PROFILE
+}
+
+# proxy_start ARGS...: starts the fault proxy in front of moto; sets PROXY_URL.
+proxy_start() {
+    local out="$T_TMP/proxy.out"
+    python3 "$DRCTL_SOURCE_DIR/tests/tools/fault_proxy.py" --upstream "$AWS_ENDPOINT_URL" \
+        --port 0 --parent-pid $$ --max-seconds 600 "$@" >"$out" 2>"$T_TMP/proxy.err" &
+    PROXY_PID=$!
+    local i
+    for i in $(seq 1 100); do
+        if grep -q '^listening ' "$out" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    PROXY_URL="http://127.0.0.1:$(sed -n 's/^listening //p' "$out")"
+}
+proxy_stop() {
+    [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+    PROXY_PID=""
+}

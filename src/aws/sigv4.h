@@ -56,7 +56,7 @@ typedef struct dr_sigv4_request {
     /* The query string as sent, without the '?', possibly NULL or "". */
     const char *query;
     /* Headers as sent. Must contain Host. sign_headers() adds X-Amz-Date,
-     * X-Amz-Security-Token, X-Amz-Content-Sha256 (if sign_body) and
+     * X-Amz-Security-Token, x-amz-content-sha256 (if sign_body or S3) and
      * Authorization; it replaces any earlier copies of those. */
     dr_kvlist *headers;
     /* Hex SHA-256 of the body, or DR_SIGV4_UNSIGNED_PAYLOAD; NULL to hash
@@ -87,9 +87,10 @@ int dr_sigv4_sign_headers(const dr_sigv4_params *p, dr_sigv4_request *req, dr_si
  * request's own query exactly as given, then X-Amz-Algorithm, -Credential,
  * -Date, -SignedHeaders, -Expires, -Security-Token, -Signature (aws-c-auth's
  * order, byte for byte the suite's; botocore swaps SignedHeaders and
- * Expires, which AWS does not care about). Every request header is signed
- * (so send them all); p->sign_body adds nothing here, the payload line is
- * still req->payload_hash or the body's hash (S3 callers pass
+ * Expires, which AWS does not care about). The headers in req->headers are
+ * signed, so the URL must be used with exactly those (normally just Host);
+ * p->sign_body adds nothing here, the payload line is still
+ * req->payload_hash or the body's hash (S3 callers pass
  * DR_SIGV4_UNSIGNED_PAYLOAD). Headers are not modified. */
 int dr_sigv4_presign(const dr_sigv4_params *p, const dr_sigv4_request *req, char **out_query,
                      dr_sigv4_debug *dbg, dr_err *err);
@@ -99,7 +100,8 @@ int dr_sigv4_presign(const dr_sigv4_params *p, const dr_sigv4_request *req, char
  * keep_slash (for S3 object keys in paths). Caller frees. */
 char *dr_uri_encode(const char *s, size_t len, int keep_slash);
 
-/* Lower-case hex SHA-256 of a buffer into out[65]. */
+/* Lower-case hex SHA-256 of a buffer into out[65]. Exits like dr_xmalloc
+ * if libcrypto cannot hash at all (a broken install, not a runtime case). */
 void dr_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* "YYYYMMDDTHHMMSSZ" for t, into out[17]. */

@@ -39,13 +39,23 @@ int dr_err_wrap(dr_err *e, const char *fmt, ...)
     if (!e)
         return -1;
     char prefix[512];
-    char old[sizeof(e->msg)];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof(prefix), fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof(old));
-    snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+    /* Shift the old message right and put "prefix: " in front; the tail is
+     * cut when the whole does not fit. */
+    size_t plen = strlen(prefix) + 2, cap = sizeof(e->msg);
+    size_t olen = strnlen(e->msg, cap - 1);
+    if (plen >= cap)
+        plen = cap - 1;
+    if (olen > cap - 1 - plen)
+        olen = cap - 1 - plen;
+    memmove(e->msg + plen, e->msg, olen);
+    e->msg[plen + olen] = '\0';
+    memcpy(e->msg, prefix, plen - 2);
+    e->msg[plen - 2] = ':';
+    e->msg[plen - 1] = ' ';
     if (e->code == DR_OK)
         e->code = DR_E_INTERNAL;
     return -1;

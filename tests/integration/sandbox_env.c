@@ -132,3 +132,69 @@ void file_sha256(const char *path, char out[65])
     for (int i = 0; i < 32; i++)
         sprintf(out + 2 * i, "%02x", dig[i]);
 }
+
+#include <signal.h>
+#include <sys/wait.h>
+
+void proxy_start(fault_proxy *p, const char *args_fmt, ...)
+{
+    char *args = NULL;
+    va_list ap;
+    va_start(ap, args_fmt);
+    cr_assert(vasprintf(&args, args_fmt, ap) >= 0);
+    va_end(ap);
+    const char *src = getenv("DRCTL_SOURCE_DIR");
+    cr_assert(src, "DRCTL_SOURCE_DIR is not set");
+    char *cmd = NULL;
+    cr_assert(asprintf(&cmd,
+                       "exec python3 '%s/tests/tools/fault_proxy.py' --upstream '%s' --port 0 "
+                       "--parent-pid %d --max-seconds 900 %s",
+                       src, sandbox_endpoint(), (int)getpid(), args) >= 0);
+    int fds[2];
+    cr_assert(pipe(fds) == 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    FILE *f = fdopen(fds[0], "r");
+    char line[128] = "";
+    cr_assert(fgets(line, sizeof(line), f), "fault proxy did not start: %s", cmd);
+    fclose(f);
+    cr_assert(sscanf(line, "listening %d", &p->port) == 1, "fault proxy said: %s", line);
+    p->pid = pid;
+    snprintf(p->url, sizeof(p->url), "http://127.0.0.1:%d", p->port);
+    free(cmd);
+    free(args);
+}
+
+json_t *proxy_stats(const fault_proxy *p)
+{
+    char *out = NULL;
+    cr_assert(sh(&out, "curl -sf '%s/__proxy/stats'", p->url) == 0);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    cr_assert(j, "proxy stats are not JSON: %s", out);
+    free(out);
+    return j;
+}
+
+void proxy_config(const fault_proxy *p, const char *json)
+{
+    cr_assert(sh(NULL, "curl -sf -X POST --data '%s' '%s/__proxy/config' >/dev/null", json,
+                 p->url) == 0);
+}
+
+void proxy_stop(fault_proxy *p)
+{
+    if (p->pid > 0) {
+        kill(p->pid, SIGTERM);
+        waitpid(p->pid, NULL, 0);
+        p->pid = 0;
+    }
+}

@@ -34,3 +34,18 @@ const char *test_suffix(void);
 void file_sha256(const char *path, char out[65]);
 
 #endif
+
+/* The fault-injecting proxy (tests/tools/fault_proxy.py) in front of moto. */
+typedef struct fault_proxy {
+    int pid;
+    int port;
+    char url[64]; /* http://127.0.0.1:PORT */
+} fault_proxy;
+
+/* Starts the proxy with extra arguments (e.g. "--fail-rate 0.3 --seed 7"). */
+void proxy_start(fault_proxy *p, const char *args_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* GET /__proxy/stats; caller json_decref's. */
+json_t *proxy_stats(const fault_proxy *p);
+/* POST /__proxy/config with a JSON object. */
+void proxy_config(const fault_proxy *p, const char *json);
+void proxy_stop(fault_proxy *p);
