@@ -61,6 +61,14 @@ int dr_creds_get(dr_creds_provider *p, dr_creds *out, dr_err *err);
 const char *dr_creds_profile_name(const dr_creds_provider *p);
 
 /*
+ * What the last resolution tried, one entry per source with why it gave
+ * nothing or "(found)", e.g. "environment (AWS_ACCESS_KEY_ID not set),
+ * shared credentials file /root/.aws/credentials (found)"; for `drctl doctor`.
+ * Never contains a secret. Caller frees; NULL before the first dr_creds_get.
+ */
+char *dr_creds_provider_describe_tried(dr_creds_provider *p);
+
+/*
  * Shared config lookups, for region and endpoint settings:
  * dr_aws_config_get looks up `key` in the profile's section of the config
  * file ("[default]" or "[profile NAME]"). Returns 0 and sets *out (caller
@@ -73,5 +81,29 @@ int dr_aws_config_get(const char *profile, const char *key, char **out, dr_err *
  * AWS_DEFAULT_REGION, then `region` in the config file. *out NULL when none.
  */
 int dr_aws_default_region(const char *profile, char **out, dr_err *err);
+
+/*
+ * Endpoint settings in the config file for one service, as the SDKs read
+ * them: the profile's `services = NAME` names a `[services NAME]` section
+ * whose nested block `config_key` (dr_service.config_key) may set
+ * endpoint_url; the profile may also set endpoint_url for every service,
+ * and ignore_configured_endpoint_urls = true. Used by
+ * dr_endpoint_resolve_profile (service.h).
+ */
+typedef struct dr_aws_config_endpoints {
+    char *service_url;   /* [services NAME] <config_key> = endpoint_url; NULL if unset */
+    char *profile_url;   /* the profile's endpoint_url; NULL if unset */
+    int ignore;          /* ignore_configured_endpoint_urls = true */
+    char *services_name; /* NAME, for messages; NULL if the profile has none */
+    char *profile;       /* the effective profile name, for messages */
+    char *path;          /* the config file, for messages */
+} dr_aws_config_endpoints;
+
+/* Fills *out (release with dr_aws_config_endpoints_clear); -1 on a
+ * malformed file, with *out left empty. `profile` NULL means AWS_PROFILE,
+ * else "default". */
+int dr_aws_config_endpoints_get(const char *profile, const char *config_key,
+                                dr_aws_config_endpoints *out, dr_err *err);
+void dr_aws_config_endpoints_clear(dr_aws_config_endpoints *e);
 
 #endif

@@ -41,6 +41,14 @@ const dr_service *dr_service_all(void);
 /* 1 if `region` is a known AWS region name (commercial, GovCloud, China). */
 int dr_region_known(const char *region);
 
+/* The known regions, NULL-terminated, in botocore's endpoints.json order
+ * (aws, aws-cn, aws-us-gov), for --help and the tests. */
+const char *const *dr_regions_all(void);
+
+/* "aws", "aws-cn" or "aws-us-gov" for a known region (for ARNs); NULL if
+ * the region is unknown. */
+const char *dr_region_partition(const char *region);
+
 typedef struct dr_endpoint {
     char url[512];           /* scheme://host[:port][/base-path], no trailing slash */
     char host[300];          /* Host header: host[:port] as in the URL */
@@ -60,5 +68,20 @@ typedef struct dr_endpoint {
  */
 int dr_endpoint_resolve(const dr_service *svc, const char *region, const char *endpoint_url,
                         dr_endpoint *out, dr_err *err);
+
+/*
+ * As dr_endpoint_resolve, with the shared config file's endpoint settings
+ * for `profile` (NULL: AWS_PROFILE, else "default") as well, in the SDKs'
+ * order: endpoint_url (--endpoint-url), AWS_ENDPOINT_URL_<SERVICE>, the
+ * profile's [services NAME] block for the service, AWS_ENDPOINT_URL, the
+ * profile's endpoint_url, then the standard endpoint.
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true, or
+ * ignore_configured_endpoint_urls = true in the profile, leaves only
+ * endpoint_url. source is then "config: services NAME" or
+ * "config: endpoint_url". -1 also on a malformed config file.
+ */
+int dr_endpoint_resolve_profile(const dr_service *svc, const char *region,
+                                const char *endpoint_url, const char *profile, dr_endpoint *out,
+                                dr_err *err);
 
 #endif
