@@ -91,8 +91,7 @@ int dr_getopt(const dr_command *cmd, int argc, char **argv, const char *optstrin
         if (optopt && (!bad || strncmp(bad, "--", 2) != 0))
             bad = shortopt;
         if (c == '?')
-            dr_err_set(err, DR_E_USAGE, "unknown option '%s' for '%s'", bad ? bad : "?",
-                       cmd->name);
+            dr_err_set(err, DR_E_USAGE, "unknown option '%s' for '%s'", bad ? bad : "?", cmd->name);
         else
             dr_err_set(err, DR_E_USAGE, "option '%s' of '%s' needs a value", bad ? bad : "?",
                        cmd->name);
@@ -152,4 +151,3 @@ void dr_print_main_help(FILE *out)
             "\n%s",
             exit_code_help);
 }
-

@@ -45,8 +45,7 @@ typedef struct globals {
 } globals;
 
 /* Takes the value of a global option: "--opt=value" or "--opt value". */
-static int take_value(int argc, char **argv, int *i, const char *opt, const char **out,
-                      dr_err *err)
+static int take_value(int argc, char **argv, int *i, const char *opt, const char **out, dr_err *err)
 {
     size_t n = strlen(opt);
     if (argv[*i][n] == '=') {
@@ -69,8 +68,8 @@ static int is_opt(const char *arg, const char *opt)
 
 /* Moves global options out of argv into ctx/g; the rest stays in order in
  * rest[0..*nrest). */
-static int parse_globals(int argc, char **argv, dr_ctx *ctx, globals *g, char **rest,
-                         int *nrest, dr_err *err)
+static int parse_globals(int argc, char **argv, dr_ctx *ctx, globals *g, char **rest, int *nrest,
+                         dr_err *err)
 {
     int n = 0, dashdash = 0;
     const char *output = NULL;

@@ -5,6 +5,8 @@
 #include "cli.h"
 
 int cmd_doctor(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_validate(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_synth(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_help(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_version(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 

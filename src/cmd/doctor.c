@@ -278,8 +278,8 @@ static void check_database(doctor *d, const dr_dbmap *map, const char *region)
         fail(d, name, &e);
     } else {
         report(d, CHECK_OK, name,
-               "sandbox mapping in force (DRCTL_DB_MAP): RDS in %s -> PostgreSQL %d at %s",
-               region, PQserverVersion(pg) / 10000, shown);
+               "sandbox mapping in force (DRCTL_DB_MAP): RDS in %s -> PostgreSQL %d at %s", region,
+               PQserverVersion(pg) / 10000, shown);
     }
     PQfinish(pg);
     free(shown);

@@ -95,8 +95,8 @@ char *dr_dbmap_describe(const char *conninfo)
         else if (strcmp(o->keyword, "user") == 0)
             user = o->val;
     }
-    char *s = dr_xasprintf("%s:%s/%s%s%s", host, port, db ? db : "(default)",
-                           user ? " as " : "", user ? user : "");
+    char *s = dr_xasprintf("%s:%s/%s%s%s", host, port, db ? db : "(default)", user ? " as " : "",
+                           user ? user : "");
     PQconninfoFree(opts);
     return s;
 }

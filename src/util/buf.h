@@ -16,7 +16,10 @@ typedef struct dr_buf {
     size_t cap;
 } dr_buf;
 
-#define DR_BUF_INIT {NULL, 0, 0}
+#define DR_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void dr_buf_init(dr_buf *b);
 void dr_buf_append(dr_buf *b, const void *p, size_t n);

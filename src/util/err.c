@@ -83,19 +83,32 @@ int dr_err_set_aws(dr_err *e, const dr_aws_error *aws)
 const char *dr_code_name(dr_code code)
 {
     switch (code) {
-    case DR_OK: return "ok";
-    case DR_E_INTERNAL: return "internal-error";
-    case DR_E_USAGE: return "usage-error";
-    case DR_E_CONFIG: return "config-error";
-    case DR_E_CREDENTIALS: return "credentials-error";
-    case DR_E_AWS: return "aws-error";
-    case DR_E_NETWORK: return "network-error";
-    case DR_E_VERIFY: return "verification-failed";
-    case DR_E_OBJECTIVE: return "objective-exceeded";
-    case DR_E_LOCKED: return "locked";
-    case DR_E_IO: return "io-error";
-    case DR_E_NOT_FOUND: return "not-found";
-    case DR_E_INTERRUPTED: return "interrupted";
+    case DR_OK:
+        return "ok";
+    case DR_E_INTERNAL:
+        return "internal-error";
+    case DR_E_USAGE:
+        return "usage-error";
+    case DR_E_CONFIG:
+        return "config-error";
+    case DR_E_CREDENTIALS:
+        return "credentials-error";
+    case DR_E_AWS:
+        return "aws-error";
+    case DR_E_NETWORK:
+        return "network-error";
+    case DR_E_VERIFY:
+        return "verification-failed";
+    case DR_E_OBJECTIVE:
+        return "objective-exceeded";
+    case DR_E_LOCKED:
+        return "locked";
+    case DR_E_IO:
+        return "io-error";
+    case DR_E_NOT_FOUND:
+        return "not-found";
+    case DR_E_INTERRUPTED:
+        return "interrupted";
     }
     return "unknown";
 }

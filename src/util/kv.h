@@ -22,7 +22,10 @@ typedef struct dr_kvlist {
     size_t cap;
 } dr_kvlist;
 
-#define DR_KVLIST_INIT {NULL, 0, 0}
+#define DR_KVLIST_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void dr_kv_init(dr_kvlist *l);
 void dr_kv_add(dr_kvlist *l, const char *name, const char *value);

@@ -154,8 +154,8 @@ Test(aws, kms_create_key_and_data_key)
 {
     dr_err err;
     dr_err_clear(&err);
-    json_t *in = json_pack("{s:s, s:s}", "Description", "drctl itest key", "KeyUsage",
-                           "ENCRYPT_DECRYPT");
+    json_t *in =
+        json_pack("{s:s, s:s}", "Description", "drctl itest key", "KeyUsage", "ENCRYPT_DECRYPT");
     json_t *out = NULL;
     cr_assert(dr_aws_json(aws, "kms", "us-east-1", "CreateKey", in, &out, &err) == 0, "%s",
               err.msg);
@@ -164,9 +164,9 @@ Test(aws, kms_create_key_and_data_key)
         json_string_value(json_object_get(json_object_get(out, "KeyMetadata"), "KeyId"));
     cr_assert(key_id);
     json_t *cli = aws_cli("us-east-1", "kms describe-key --key-id %s", key_id);
-    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(cli, "KeyMetadata"),
-                                                       "Description")),
-                     "drctl itest key");
+    cr_expect_str_eq(
+        json_string_value(json_object_get(json_object_get(cli, "KeyMetadata"), "Description")),
+        "drctl itest key");
     json_decref(cli);
 
     in = json_pack("{s:s, s:s}", "KeyId", key_id, "KeySpec", "AES_256");
@@ -206,8 +206,7 @@ Test(aws, secretsmanager_create_get)
     const char *value = "{\"LITELLM_SALT_KEY\":\"sk-salt-ünïcode-☃\"}";
     json_t *in = json_pack("{s:s, s:s, s:s}", "Name", name, "SecretString", value,
                            "ClientRequestToken", "11111111-2222-3333-4444-555555555555");
-    cr_assert(dr_aws_json(aws, "secretsmanager", "us-west-2", "CreateSecret", in, NULL, &err) ==
-                  0,
+    cr_assert(dr_aws_json(aws, "secretsmanager", "us-west-2", "CreateSecret", in, NULL, &err) == 0,
               "%s", err.msg);
     json_decref(in);
     in = json_pack("{s:s}", "SecretId", name);
@@ -257,9 +256,12 @@ Test(aws, s3_unicode_keys_metadata_and_listing)
     cr_expect_str_eq(json_string_value(json_object_get(loc, "LocationConstraint")), "us-west-2");
     json_decref(loc);
 
-    static const char *const keys[] = {
-        "plain.txt", "dir/naïve file ü.txt", "emoji/😀 + plus & amp=eq?.txt",
-        "spaces  two/and%percent", "日本語/キー", "a/b/c/~tilde*star'quote"};
+    static const char *const keys[] = {"plain.txt",
+                                       "dir/naïve file ü.txt",
+                                       "emoji/😀 + plus & amp=eq?.txt",
+                                       "spaces  two/and%percent",
+                                       "日本語/キー",
+                                       "a/b/c/~tilde*star'quote"};
     dr_err err;
     dr_err_clear(&err);
     dr_kvlist meta = DR_KVLIST_INIT;
@@ -271,9 +273,9 @@ Test(aws, s3_unicode_keys_metadata_and_listing)
     for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
         char body[256];
         int len = snprintf(body, sizeof(body), "content of %s\n", keys[i]);
-        cr_assert(dr_s3_put_buffer(aws, "us-west-2", bucket, keys[i], body, (size_t)len, &po,
-                                   &err) == 0,
-                  "put %s: %s", keys[i], err.msg);
+        cr_assert(
+            dr_s3_put_buffer(aws, "us-west-2", bucket, keys[i], body, (size_t)len, &po, &err) == 0,
+            "put %s: %s", keys[i], err.msg);
     }
     json_t *mine = json_array();
     cr_assert(dr_s3_list(aws, "us-west-2", bucket, "", list_collect, mine, &err) == 0, "%s",
@@ -286,8 +288,8 @@ Test(aws, s3_unicode_keys_metadata_and_listing)
         const char *k = json_string_value(json_object_get(json_array_get(contents, i), "Key"));
         int found = 0;
         for (size_t j = 0; j < json_array_size(mine); j++)
-            found |= strcmp(k, json_string_value(json_object_get(json_array_get(mine, j),
-                                                                 "key"))) == 0;
+            found |=
+                strcmp(k, json_string_value(json_object_get(json_array_get(mine, j), "key"))) == 0;
         cr_expect(found, "drctl's listing lacks %s", k);
     }
     /* The AWS CLI reads back content, type and metadata of a unicode key. */
@@ -299,12 +301,12 @@ Test(aws, s3_unicode_keys_metadata_and_listing)
     cr_expect_eq(st, 0);
     cr_expect_str_eq(out, "content of emoji/😀 + plus & amp=eq?.txt\n");
     free(out);
-    json_t *head = aws_cli("us-west-2", "s3api head-object --bucket %s --key 'dir/naïve file ü.txt'",
-                           bucket);
+    json_t *head =
+        aws_cli("us-west-2", "s3api head-object --bucket %s --key 'dir/naïve file ü.txt'", bucket);
     cr_expect_str_eq(json_string_value(json_object_get(head, "ContentType")),
                      "text/plain; charset=utf-8");
-    cr_expect_str_eq(
-        json_string_value(json_object_get(json_object_get(head, "Metadata"), "owner")), "team-a");
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(head, "Metadata"), "owner")),
+                     "team-a");
     dr_kv_free(&meta);
     json_decref(head);
     json_decref(cli);
@@ -353,8 +355,9 @@ Test(aws, s3_multipart_20mib_roundtrip)
 
     char viacli[] = "/tmp/drctl-itest-mp-cli-XXXXXX";
     close(mkstemp(viacli));
-    cr_assert(sh(NULL, "aws --endpoint-url '%s' --region us-east-1 s3api get-object --bucket %s "
-                       "--key '%s' %s >/dev/null",
+    cr_assert(sh(NULL,
+                 "aws --endpoint-url '%s' --region us-east-1 s3api get-object --bucket %s "
+                 "--key '%s' %s >/dev/null",
                  sandbox_endpoint(), bucket, key, viacli) == 0);
     char got[65];
     file_sha256(viacli, got);
@@ -412,8 +415,8 @@ Test(aws, route53_create_hosted_zone)
     sandbox_auth(1);
     char fqdn[128];
     snprintf(fqdn, sizeof(fqdn), "%s.", zone);
-    cr_expect_str_eq(
-        json_string_value(json_object_get(json_object_get(cli, "HostedZone"), "Name")), fqdn);
+    cr_expect_str_eq(json_string_value(json_object_get(json_object_get(cli, "HostedZone"), "Name")),
+                     fqdn);
     json_decref(cli);
     free(id);
     xmlFreeDoc(doc);
@@ -426,8 +429,7 @@ Test(aws, cloudformation_list_stacks)
     dr_err err;
     dr_err_clear(&err);
     xmlDocPtr doc = NULL;
-    cr_assert(dr_aws_query(aws, "cloudformation", "us-east-1", "ListStacks", NULL, &doc, &err) ==
-                  0,
+    cr_assert(dr_aws_query(aws, "cloudformation", "us-east-1", "ListStacks", NULL, &doc, &err) == 0,
               "%s", err.msg);
     cr_expect_str_eq(dr_xml_root_name(doc), "ListStacksResponse");
     xmlFreeDoc(doc);

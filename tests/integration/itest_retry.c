@@ -130,8 +130,7 @@ Test(retry, every_request_failing_stops_after_max_attempts)
     cr_assert(dr_aws_query(aws, "sts", "us-east-1", "GetCallerIdentity", NULL, NULL, &err) != 0);
     cr_expect_eq(err.code, DR_E_AWS);
     cr_expect_str_eq(err.aws.code, "Throttling");
-    cr_expect(strstr(err.msg, "Throttling") && strstr(err.msg, "GetCallerIdentity"), "%s",
-              err.msg);
+    cr_expect(strstr(err.msg, "Throttling") && strstr(err.msg, "GetCallerIdentity"), "%s", err.msg);
     json_t *ps = proxy_stats(&px);
     cr_expect_eq(json_integer_value(json_object_get(ps, "requests")), 3,
                  "AWS_MAX_ATTEMPTS=3 must mean exactly 3 requests");
@@ -176,8 +175,7 @@ Test(retry, reset_mid_download_resumes_without_corruption)
     cr_assert(sh(NULL, "head -c 12000000 /dev/urandom > %s", src) == 0);
     char want[65];
     file_sha256(src, want);
-    cr_assert(dr_s3_put_file(direct, "us-east-1", bucket, "big.bin", fd, 12000000, NULL, &err) ==
-                  0,
+    cr_assert(dr_s3_put_file(direct, "us-east-1", bucket, "big.bin", fd, 12000000, NULL, &err) == 0,
               "%s", err.msg);
     close(fd);
     dr_aws_free(direct);

@@ -186,8 +186,8 @@ json_t *proxy_stats(const fault_proxy *p)
 
 void proxy_config(const fault_proxy *p, const char *json)
 {
-    cr_assert(sh(NULL, "curl -sf -X POST --data '%s' '%s/__proxy/config' >/dev/null", json,
-                 p->url) == 0);
+    cr_assert(
+        sh(NULL, "curl -sf -X POST --data '%s' '%s/__proxy/config' >/dev/null", json, p->url) == 0);
 }
 
 void proxy_stop(fault_proxy *p)
