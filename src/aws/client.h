@@ -36,6 +36,10 @@
 #include "util/kv.h"
 #include "util/log.h"
 
+/* One thread drives a dr_aws (its sequential calls share one libcurl
+ * handle); s3.c's parallel multipart parts use per-thread handles from an
+ * internal pool (client_internal.h), with credentials, retry quota and
+ * counters locked inside. */
 typedef struct dr_aws dr_aws;
 
 typedef struct dr_aws_opts {
@@ -110,7 +114,8 @@ typedef struct dr_aws_rest_req {
     void *body_ud;
     int64_t body_size;
     /* Hex SHA-256 of a streamed body if known, else NULL: S3 then signs
-     * UNSIGNED-PAYLOAD (over TLS in real AWS). Buffers are always hashed. */
+     * UNSIGNED-PAYLOAD (over TLS in real AWS). Buffers are hashed here unless
+     * this is set (then it is trusted: pass it only if you computed it). */
     const char *body_sha256;
 
     /* Response body sink; NULL to buffer it in resp->body. */
@@ -136,7 +141,7 @@ int dr_aws_rest(dr_aws *c, const dr_aws_rest_req *req, dr_aws_rest_resp *resp, d
  * body), valid `expires` seconds from `now` (pass time(NULL) normally; tests
  * pass a fixed time to compare with botocore). Caller frees *out_url.
  */
-int dr_aws_presign(dr_aws *c, const dr_aws_rest_req *req, time_t now, long expires,
-                   char **out_url, dr_err *err);
+int dr_aws_presign(dr_aws *c, const dr_aws_rest_req *req, time_t now, long expires, char **out_url,
+                   dr_err *err);
 
 #endif

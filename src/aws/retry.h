@@ -13,7 +13,7 @@
  *   TransactionInProgressException, RequestLimitExceeded, BandwidthLimitExceeded,
  *   LimitExceededException, RequestThrottled, SlowDown, PriorRequestNotComplete,
  *   EC2ThrottledException).
- * - backoff: full jitter, min(20 s, random[0,1) * 2^attempt) with base 1 s.
+ * - backoff: full jitter, min(20 s, random[0,1) * 2^(retry-1)) with base 1 s, as botocore.
  * - quota: a bucket of 500 tokens per client; a retry costs 5 (10 after a
  *   timeout); a success returns 1 token (or the retry's cost when the
  *   success followed a retry); no tokens, no retry.
@@ -25,16 +25,16 @@
 #include <stdint.h>
 
 typedef enum dr_retry_class {
-    DR_RETRY_NONE = 0,     /* not retryable */
-    DR_RETRY_TRANSIENT,    /* 5xx, connection reset, RequestTimeout... */
-    DR_RETRY_THROTTLE,     /* throttling codes, 429 */
-    DR_RETRY_TIMEOUT       /* the request timed out locally */
+    DR_RETRY_NONE = 0,  /* not retryable */
+    DR_RETRY_TRANSIENT, /* 5xx, connection reset, RequestTimeout... */
+    DR_RETRY_THROTTLE,  /* throttling codes, 429 */
+    DR_RETRY_TIMEOUT    /* the request timed out locally */
 } dr_retry_class;
 
 typedef struct dr_retry_config {
-    int max_attempts;      /* >= 1 */
-    double base_seconds;   /* 1.0 */
-    double cap_seconds;    /* 20.0 */
+    int max_attempts;    /* >= 1 */
+    double base_seconds; /* 1.0 */
+    double cap_seconds;  /* 20.0 */
     /* Added: 1 when AWS_RETRY_MODE=adaptive was asked for; the client logs a
      * notice that it runs as standard. */
     int adaptive;

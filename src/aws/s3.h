@@ -39,6 +39,8 @@ typedef struct dr_s3_put_opts {
     int concurrency;            /* parallel parts; 0 = 4 */
 } dr_s3_put_opts;
 
+/* Sends LocationConstraint outside us-east-1. A bucket that already exists
+ * and is owned by the caller (BucketAlreadyOwnedByYou) counts as created. */
 int dr_s3_create_bucket(dr_aws *c, const char *region, const char *bucket, dr_err *err);
 
 /* Uploads `size` bytes from a file descriptor opened for reading at offset 0
@@ -50,9 +52,14 @@ int dr_s3_put_file(dr_aws *c, const char *region, const char *bucket, const char
 int dr_s3_put_buffer(dr_aws *c, const char *region, const char *bucket, const char *key,
                      const void *data, size_t len, const dr_s3_put_opts *opts, dr_err *err);
 
-/* Streams an object into `sink`; info (if non-NULL) receives its metadata. */
-int dr_s3_get(dr_aws *c, const char *region, const char *bucket, const char *key,
-              dr_write_fn sink, void *sink_ud, dr_s3_object_info *info, dr_err *err);
+/* Streams an object into `sink`; info (if non-NULL) receives its metadata
+ * (initialised here; free with dr_s3_object_info_free). A missing object or
+ * bucket fails with DR_E_NOT_FOUND (err->aws still holds S3's answer); this
+ * holds for dr_s3_head too. A transfer that breaks is resumed from the
+ * next byte of the same version (If-Match); if the object changed in
+ * between, the call fails with DR_E_VERIFY and the sink has seen a prefix. */
+int dr_s3_get(dr_aws *c, const char *region, const char *bucket, const char *key, dr_write_fn sink,
+              void *sink_ud, dr_s3_object_info *info, dr_err *err);
 
 int dr_s3_head(dr_aws *c, const char *region, const char *bucket, const char *key,
                dr_s3_object_info *info, dr_err *err);
@@ -60,7 +67,10 @@ int dr_s3_head(dr_aws *c, const char *region, const char *bucket, const char *ke
 int dr_s3_delete(dr_aws *c, const char *region, const char *bucket, const char *key, dr_err *err);
 
 /* Lists every object under prefix (ListObjectsV2, following continuation
- * tokens); calls fn for each, stops on fn returning -1. */
+ * tokens); calls fn for each, stops on fn returning -1 (and then returns 0:
+ * stopping is the caller's choice, not a failure). Keys are decoded
+ * (encoding-type=url). The info passed to fn is valid during the call only;
+ * content_type, version_id and metadata are not filled by a listing. */
 typedef int (*dr_s3_list_fn)(void *ud, const dr_s3_object_info *o);
 int dr_s3_list(dr_aws *c, const char *region, const char *bucket, const char *prefix,
                dr_s3_list_fn fn, void *ud, dr_err *err);

@@ -102,7 +102,9 @@ json_t *aws_cli(const char *region, const char *fmt, ...)
 
 void sandbox_auth(int on)
 {
-    int st = sh(NULL, "curl -sf -X POST --data '%s' '%s/moto-api/reset-auth' >/dev/null",
+    int st = sh(NULL,
+                "curl -sf -X POST -H 'Content-Type: text/plain' --data '%s' "
+                "'%s/moto-api/reset-auth' >/dev/null",
                 on ? "0" : "inf", sandbox_endpoint());
     cr_assert(st == 0, "cannot switch moto's signature checks %s", on ? "on" : "off");
 }
