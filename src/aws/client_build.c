@@ -21,17 +21,50 @@ static void put_encoded(dr_buf *b, const char *s, int keep_slash)
     free(e);
 }
 
-char *dr_aws_form_encode(const dr_kvlist *params)
+/* RFC 3986 encoding, except that a space becomes '+' when `plus_space`:
+ * the application/x-www-form-urlencoded rule for request bodies. AWS hashes
+ * the body as sent, so either form signs correctly there; moto re-encodes
+ * the parsed form with '+' before checking the signature, so '+' is the one
+ * spelling both accept. */
+static void put_form_encoded(dr_buf *b, const char *s, int plus_space)
+{
+    char *e = dr_uri_encode(s, strlen(s), 0);
+    if (plus_space) {
+        for (const char *p = e; *p; p++) {
+            if (p[0] == '%' && p[1] == '2' && p[2] == '0') {
+                dr_buf_putc(b, '+');
+                p += 2;
+            } else {
+                dr_buf_putc(b, *p);
+            }
+        }
+    } else {
+        dr_buf_puts(b, e);
+    }
+    free(e);
+}
+
+static char *encode_pairs(const dr_kvlist *params, int plus_space)
 {
     dr_buf b = DR_BUF_INIT;
     for (size_t i = 0; params && i < params->n; i++) {
         if (b.len)
             dr_buf_putc(&b, '&');
-        put_encoded(&b, params->items[i].name, 0);
+        put_form_encoded(&b, params->items[i].name, plus_space);
         dr_buf_putc(&b, '=');
-        put_encoded(&b, params->items[i].value, 0);
+        put_form_encoded(&b, params->items[i].value, plus_space);
     }
     return dr_buf_detach(&b);
+}
+
+char *dr_aws_form_encode(const dr_kvlist *params)
+{
+    return encode_pairs(params, 0);
+}
+
+char *dr_aws_form_body(const dr_kvlist *params)
+{
+    return encode_pairs(params, 1);
 }
 
 char *dr_aws_query_body(const char *action, const char *version, const dr_kvlist *params)
@@ -47,7 +80,7 @@ char *dr_aws_query_body(const char *action, const char *version, const dr_kvlist
             continue;
         dr_kv_add(&all, params->items[i].name, params->items[i].value);
     }
-    char *s = dr_aws_form_encode(&all);
+    char *s = dr_aws_form_body(&all);
     dr_kv_free(&all);
     return s;
 }

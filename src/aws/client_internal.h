@@ -24,6 +24,8 @@
 /* "n1=v1&n2=v2" with names and values RFC 3986-encoded (space -> %20, '/'
  * -> %2F), in list order. Caller frees. Empty list -> "". */
 char *dr_aws_form_encode(const dr_kvlist *params);
+/* The same for a request body: spaces as '+' (form encoding). */
+char *dr_aws_form_body(const dr_kvlist *params);
 
 /* The query-protocol body: Action and Version first, then params. */
 char *dr_aws_query_body(const char *action, const char *version, const dr_kvlist *params);

@@ -7,6 +7,10 @@
 int cmd_doctor(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_validate(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_synth(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_plan(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_status(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_destroy(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_help(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_version(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 

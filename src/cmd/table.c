@@ -43,7 +43,7 @@ static const dr_command commands[] = {
      cmd_validate},
     {"synth", "Render a region's resource model as a CloudFormation template",
      "drctl synth REGION [--active] [--config-dir DIR] [--out FILE|-]\n"
-     "       drctl synth --global [--config-dir DIR] [--out FILE|-]",
+     "       drctl synth --global [--active] [--config-dir DIR] [--out FILE|-]",
      "Resolves the region profiles into the resource model that deploy converges\n"
      "AWS to, and prints it as a CloudFormation template (JSON): every resource\n"
      "with its type and properties, tagged drctl:stack and drctl:logical-id.\n"
@@ -61,12 +61,119 @@ static const dr_command commands[] = {
      "  --global          the global edge template (us-east-1): WAF web ACL,\n"
      "                    CloudFront with primary -> standby origin failover,\n"
      "                    Route 53 health checks and failover records (edge.enabled)\n"
-     "  --active          a standby as it runs after failover (full stack)\n"
+     "  --active          a standby as it runs after failover (full stack); with\n"
+     "                    --global, the edge with that standby serving (a resting\n"
+     "                    backup-and-restore standby has no load balancer: the edge\n"
+     "                    then fronts the primary alone)\n"
      "  --config-dir DIR  the profile directory (default: DRCTL_CONFIG_DIR, else\n"
      "                    regions)\n"
      "  --out FILE        write the template to FILE (atomically); '-' is stdout\n"
      "                    (the default)\n",
      cmd_synth},
+    {"plan", "Show what deploy would change in a region, changing nothing",
+     "drctl plan REGION [--config-dir DIR] [--store DIR]\n"
+     "       drctl plan --global [--config-dir DIR] [--store DIR]",
+     "Compares the resource model the profiles resolve to (see 'drctl synth') with\n"
+     "what exists: the deployed state in the store, checked with one AWS read per\n"
+     "resource, and, for resources the state does not know, a look-up by their tags\n"
+     "(drctl:stack, drctl:logical-id). One line per change:\n"
+     "  +   create   LOGICAL-ID TYPE (why, when not simply new)\n"
+     "  ~   update   LOGICAL-ID TYPE ID (Property, ...)        in place\n"
+     "  -/+ replace  LOGICAL-ID TYPE ID (Property: why)         new resource, old deleted\n"
+     "  -   delete   LOGICAL-ID TYPE ID (not in the model)\n"
+     "  =   adopt    LOGICAL-ID TYPE ID (found by its tags)\n"
+     "then \"Plan: N to create, N to update, N to replace, N to delete.\" or\n"
+     "\"No changes.\". Only reads are sent to AWS; the state file is not written.\n"
+     "\n"
+     "Options:\n"
+     "  --global          the global edge model (us-east-1, scope \"global\")\n"
+     "  --config-dir DIR  the profile directory (default: DRCTL_CONFIG_DIR, else\n"
+     "                    regions)\n"
+     "  --store DIR       the store holding the deployed state (default: DRCTL_STORE,\n"
+     "                    else snapshots); state is <store>/state/<stack>/<region>.json\n",
+     cmd_plan},
+    {"deploy", "Create or update a region's stack (then the global edge)",
+     "drctl deploy REGION [--dry-run] [--yes] [--concurrency N] [--wait] [--no-edge]\n"
+     "                    [--config-dir DIR] [--store DIR]\n"
+     "       drctl deploy --global [options]",
+     "Plans (as 'drctl plan') and applies the plan: independent resources are\n"
+     "created concurrently, each tagged drctl:stack and drctl:logical-id, with\n"
+     "idempotency tokens where AWS takes them, and journaled in the state before\n"
+     "and after each call, so that a run killed at any point continues where it\n"
+     "stopped when run again, with nothing created twice. The first failure stops\n"
+     "new work; the error names the resource and AWS's message, and what exists is\n"
+     "listed. Progress: on a terminal a live line per resource in flight; otherwise\n"
+     "one line per completed resource. Then the outputs (load balancer DNS name,\n"
+     "database endpoint, bucket, cluster and service, ...) are saved and shown.\n"
+     "With nothing to change it says so, sends AWS no write and exits 0.\n"
+     "\n"
+     "On a terminal it asks before applying (unless --yes); without one it applies\n"
+     "creates and updates, and needs --yes for a plan that replaces or deletes.\n"
+     "\n"
+     "When edge.enabled is on, the global model (WAF, CloudFront, Route 53 failover\n"
+     "in us-east-1) follows once every region has saved the outputs it needs.\n"
+     "\n"
+     "One deploy or destroy per stack and region at a time: a second one exits 9\n"
+     "at once (the lock is <store>/locks/<stack>-<region>.lock), or with --wait\n"
+     "queues behind the first.\n"
+     "\n"
+     "Options:\n"
+     "  --dry-run         plan only\n"
+     "  --yes             apply without asking\n"
+     "  --concurrency N   resources worked on at once (1-32, default 4)\n"
+     "  --wait            wait for the lock instead of failing\n"
+     "  --global          deploy only the global edge model\n"
+     "  --no-edge         do not follow with the global edge\n"
+     "  --config-dir DIR  the profile directory (default: DRCTL_CONFIG_DIR, else\n"
+     "                    regions)\n"
+     "  --store DIR       the store (default: DRCTL_STORE, else snapshots)\n"
+     "\n"
+     "Environment: DRCTL_WAIT_INITIAL_MS, DRCTL_WAIT_MAX_MS (first and longest\n"
+     "pause between polls of a resource that is not ready; default 2000, 30000)\n"
+     "and DRCTL_WAIT_TIMEOUT_S (longest wait for one resource).\n",
+     cmd_deploy},
+    {"status", "Show what is deployed in each region and whether it serves",
+     "drctl status [REGION] [--config-dir DIR] [--store DIR]",
+     "Per region of the profiles (or the one given), and the global edge when it\n"
+     "is deployed: the resources of the deployed state with their status\n"
+     "(ready, creating, deleting), the saved outputs, and two live reads: the ECS\n"
+     "service's desired, running and pending tasks (DescribeServices) and the\n"
+     "load balancer's target health (DescribeTargetHealth). A live read that fails\n"
+     "is shown in its place, and the exit code is then that of the failure.\n"
+     "'--output json' gives the same as one JSON document.\n"
+     "\n"
+     "Options:\n"
+     "  --config-dir DIR  the profile directory (default: DRCTL_CONFIG_DIR, else\n"
+     "                    regions)\n"
+     "  --store DIR       the store (default: DRCTL_STORE, else snapshots)\n",
+     cmd_status},
+    {"destroy", "Delete every resource of the stack in a region",
+     "drctl destroy REGION [--yes] [--force] [--dry-run] [--wait] [--concurrency N]\n"
+     "                     [--no-final-snapshot] [--config-dir DIR] [--store DIR]\n"
+     "       drctl destroy --global [options]",
+     "Deletes everything of the stack in the region: what the state lists and what\n"
+     "AWS has with the stack's tags, dependents before what they use, waiting where\n"
+     "AWS takes time (NAT gateways, network interfaces, endpoints). Data goes too\n"
+     "(buckets are emptied, the KMS key is scheduled for deletion, secrets are\n"
+     "deleted); the database is deleted with a final snapshot. A failure does not\n"
+     "stop the rest: what could not be deleted is listed at the end, and the exit\n"
+     "code is then non-zero. Running it again continues with what is left.\n"
+     "\n"
+     "On a terminal it asks you to type the region's name; without one it needs\n"
+     "--yes. The primary region is refused unless --force.\n"
+     "\n"
+     "Options:\n"
+     "  --dry-run            list what would be deleted\n"
+     "  --yes                do not ask\n"
+     "  --force              allow destroying the primary region\n"
+     "  --global             destroy the global edge (us-east-1) instead of a region\n"
+     "  --no-final-snapshot  delete the database without a final snapshot\n"
+     "  --wait               wait for the lock instead of failing\n"
+     "  --concurrency N      deletions at once (1-32, default 4)\n"
+     "  --config-dir DIR     the profile directory (default: DRCTL_CONFIG_DIR, else\n"
+     "                       regions)\n"
+     "  --store DIR          the store (default: DRCTL_STORE, else snapshots)\n",
+     cmd_destroy},
     {"version", "Print the version", "drctl version", "", cmd_version},
     {"help", "Show help for drctl or one command", "drctl help [COMMAND]", "", cmd_help},
     {NULL, NULL, NULL, NULL, NULL},

@@ -43,6 +43,17 @@ Test(build, form_encoding_rfc3986)
     free(s);
 }
 
+Test(build, form_body_spaces_as_plus)
+{
+    /* Bodies use the form rule for spaces; a literal '+' stays encoded. */
+    dr_kvlist p = DR_KVLIST_INIT;
+    dr_kv_add(&p, "Tag.1.Value", "a b+c  d");
+    char *s = dr_aws_form_body(&p);
+    cr_expect_str_eq(s, "Tag.1.Value=a+b%2Bc++d");
+    free(s);
+    dr_kv_free(&p);
+}
+
 Test(build, query_body_action_version_first)
 {
     dr_kvlist p = DR_KVLIST_INIT;
