@@ -143,7 +143,6 @@ const dr_handler *dr_handler_find(const char *type);
  * their own table through dr_engine_opts.handlers), or NULL. */
 const dr_handler *dr_handler_find_in(const dr_handler *table, const char *type);
 
-
 /*
  * Polls `check` until it reports done (1), fails (-1, with err set), or the
  * time limit passes (a DR_E_AWS timeout error naming `what`). check
