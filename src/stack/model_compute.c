@@ -148,10 +148,10 @@ static void service(dr_mb *b, int tls)
     const dr_region_profile *p = b->p;
     const int n = b->net.az_count;
     /* A resting pilot light keeps an empty service; everything else runs
-     * at least the scaling minimum. */
+     * service.desired_count (by default the scaling minimum). */
     int desired = b->state == DR_MODEL_RESTING && b->strategy == DR_STRATEGY_PILOT_LIGHT
                       ? 0
-                      : p->service.min_tasks;
+                      : p->service.desired_count;
     json_t *props = json_pack(
         "{s:s, s:o, s:o, s:i, s:{s:{s:o, s:[o], s:s}}, s:[{s:s, s:i, s:o}], s:i,"
         " s:{s:i, s:i, s:{s:b, s:b}}, s:s, s:b}",

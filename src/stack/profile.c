@@ -553,6 +553,7 @@ static const key_spec keys[] = {
     INT("service.cpu", service.cpu, 1, INT_MAX, "1024", 0, check_fargate_cpu),
     INT("service.memory", service.memory, 512, 122880, "2048", 0, NULL),
     MAP("service.scaling"),
+    INT("service.desired_count", service.desired_count, 0, 1000, NULL, F_NULLABLE, NULL),
     INT("service.scaling.min", service.min_tasks, 0, 1000, "2", 0, NULL),
     INT("service.scaling.max", service.max_tasks, 1, 1000, "6", 0, NULL),
     INT("service.scaling.cpu_target", service.cpu_target, 1, 100, "70", 0, NULL),
@@ -1080,6 +1081,16 @@ static void check_region(loader *L, region_state *r)
     if (r->ok[smin] && r->ok[smax] && p->service.min_tasks > p->service.max_tasks)
         region_diag(L, r, smin, smax, "%d is above service.scaling.max %d", p->service.min_tasks,
                     p->service.max_tasks);
+    /* The service's desired count is its own key so that an operator can
+     * change it without touching the scaling bounds; absent, it is the
+     * minimum. Auto scaling would pull it back inside the bounds anyway,
+     * so outside them it is a mistake. */
+    size_t sdes = I("service.desired_count");
+    if (r->ok[sdes] && r->at[sdes] && r->ok[smin] && r->ok[smax] &&
+        (p->service.desired_count < p->service.min_tasks ||
+         p->service.desired_count > p->service.max_tasks))
+        region_diag(L, r, sdes, sdes, "%d is outside service.scaling.min..max (%d..%d)",
+                    p->service.desired_count, p->service.min_tasks, p->service.max_tasks);
 
     size_t dom = I("dns.domain"), zone = I("dns.hosted_zone");
     if (r->ok[dom] && r->ok[zone]) {
@@ -1352,6 +1363,8 @@ int dr_profiles_load(const char *dir, dr_profile_set *out, dr_diags *diags, dr_e
             walk_keys(&L, rroot, "", 0);
         r->merged = dr_ymerge(&r->arena, droot, rroot);
         fill_region(&L, r);
+        if (!r->at[spec_index("service.desired_count")])
+            r->p.service.desired_count = r->p.service.min_tasks;
         check_region(&L, r);
     }
     if (L.n == 0)

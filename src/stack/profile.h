@@ -52,6 +52,7 @@ typedef struct dr_region_profile {
         int port;             /* service.port: 4000 */
         int cpu;              /* service.cpu: Fargate CPU units (256..16384) */
         int memory;           /* service.memory: MiB */
+        int desired_count;    /* service.desired_count: tasks to run; absent = min_tasks */
         int min_tasks;        /* service.scaling.min: 2 */
         int max_tasks;        /* service.scaling.max: 6 */
         int cpu_target;       /* service.scaling.cpu_target: 70 (%) */

@@ -173,6 +173,7 @@ Test(profile, minimal_set_loads_with_builtin_defaults)
     cr_expect_str_eq(e->service.image, "ghcr.io/berriai/litellm:main-stable");
     cr_expect_eq(e->service.port, 4000);
     cr_expect_eq(e->service.cpu, 1024);
+    cr_expect_eq(e->service.desired_count, e->service.min_tasks, "desired defaults to min");
     cr_expect_eq(e->service.memory, 2048);
     cr_expect_eq(e->service.min_tasks, 2);
     cr_expect_eq(e->service.max_tasks, 6);
@@ -770,6 +771,26 @@ Test(profile, scaling_min_above_max)
                           "    min: 7\n");
     expect_problems(
         1, "p/us-west-2.yaml:5:10: service.scaling.min: 7 is above service.scaling.max 6\n");
+}
+
+Test(profile, desired_count_is_its_own_key_within_the_scaling_bounds)
+{
+    base();
+    put("us-west-2.yaml", "role: standby\n"
+                          "network: {cidr: 10.20.0.0/16}\n"
+                          "service: {desired_count: 4}\n");
+    dr_profile_set s;
+    load_ok("p", &s);
+    const dr_region_profile *w = dr_profiles_find(&s, "us-west-2");
+    cr_expect_eq(w->service.desired_count, 4);
+    cr_expect_eq(w->service.min_tasks, 2, "the scaling bounds do not move");
+    dr_profiles_free(&s);
+
+    put("us-west-2.yaml", "role: standby\n"
+                          "network: {cidr: 10.20.0.0/16}\n"
+                          "service: {desired_count: 9}\n");
+    expect_problems(1, "p/us-west-2.yaml:3:26: service.desired_count: 9 is outside "
+                       "service.scaling.min..max (2..6)\n");
 }
 
 Test(profile, log_retention_must_be_a_cloudwatch_value)
