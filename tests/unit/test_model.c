@@ -49,6 +49,7 @@ static void fill(dr_region_profile *p, const char *region, dr_role role, const c
     p->service.cpu = 1024;
     p->service.memory = 2048;
     p->service.min_tasks = 2;
+    p->service.desired_count = 2;
     p->service.max_tasks = 6;
     p->service.cpu_target = 70;
     p->service.memory_target = 75;
