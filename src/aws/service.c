@@ -56,6 +56,8 @@ static const dr_service services[] = {
      "2013-04-01", NULL, NULL, 1},
     {"cloudfront", "CloudFront", "CLOUDFRONT", "cloudfront", "cloudfront", "cloudfront",
      DR_PROTO_REST_XML, "2020-05-31", NULL, NULL, 1},
+    {"acm", "ACM", "ACM", "acm", "acm", "acm", DR_PROTO_JSON, "2015-12-08", "1.1",
+     "CertificateManager", 0},
     {NULL, NULL, NULL, NULL, NULL, NULL, DR_PROTO_QUERY, NULL, NULL, NULL, 0},
 };
 

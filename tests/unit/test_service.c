@@ -182,7 +182,8 @@ Test(service, table_matches_botocore_models)
                                                 "application-autoscaling",
                                                 "s3",
                                                 "route53",
-                                                "cloudfront"};
+                                                "cloudfront",
+                                                "acm"};
     size_t rows = 0;
     for (const dr_service *s = dr_service_all(); s->key; s++)
         rows++;
