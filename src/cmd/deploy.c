@@ -29,6 +29,9 @@ typedef struct deploy_opts {
     const char *store;
     int dry_run, yes, wait, concurrency;
     char *account; /* asked once, shared by the regional and the edge deploy */
+    /* The profile set's regions but the one deployed, NULL-terminated: where
+     * a new secret looks for the value it must share. */
+    const char *peers[64];
 } deploy_opts;
 
 static double mono_s(void)
@@ -88,6 +91,7 @@ static int deploy_model(dr_ctx *ctx, const dr_model *m, const char *scope,
         goto out;
     o.concurrency = d->concurrency;
     o.account_id = d->account;
+    o.peer_regions = d->peers;
     if (dr_engine_plan(&o, m, &st, &plan, err) != 0)
         goto out;
     json_t *entry = json_pack("{s:s, s:s, s:o}", "scope", scope, "region", m->region, "plan",
@@ -321,6 +325,10 @@ int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err)
     dr_profile_set set = {0};
     if (dr_cmd_load_profiles(dir, &set, err) != 0)
         return -1;
+    size_t npeers = 0;
+    for (size_t i = 0; i < set.n && npeers + 1 < sizeof(d.peers) / sizeof(*d.peers); i++)
+        if (!region || strcmp(set.regions[i].region, region) != 0)
+            d.peers[npeers++] = set.regions[i].region;
     json_t *report = json_pack("{s:[]}", "deployments");
     int rc = -1;
     if (global) {

@@ -157,6 +157,7 @@ static void apply_ctx(const eng *e, dr_aws *aws, dr_apply_ctx *c)
     c->wait_timeout_s = e->o->wait_timeout_s;
     c->account_id = e->account_id;
     c->scope = e->st->region;
+    c->peer_regions = e->o->peer_regions;
 }
 
 static int mentions(json_t *v, const char *needle)

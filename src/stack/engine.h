@@ -117,6 +117,9 @@ typedef struct dr_engine_opts {
     json_t *parameters;         /* values of the model's parameters ({name: value}), or NULL */
     int skip_final_snapshot;    /* no final snapshot when deleting "Snapshot" resources */
     int step_attempts;          /* tries per step on throttling/transient errors; 0 = 4 */
+    /* Other regions of the profile set (NULL-terminated, may be NULL): see
+     * dr_apply_ctx.peer_regions. */
+    const char *const *peer_regions;
 } dr_engine_opts;
 
 int dr_engine_plan(const dr_engine_opts *o, const dr_model *m, dr_state *st, dr_plan *out,
