@@ -530,6 +530,20 @@ static int elb_get_attributes(dr_apply_ctx *c, const char *action, const char *a
     return 0;
 }
 
+/* Best-effort delete of what a failed create made; the create's own error
+ * is the one reported (with a warning if this fails too). */
+static void elb_rollback(dr_apply_ctx *c, const char *action, const char *arn_param,
+                         const char *arn)
+{
+    dr_kvlist p = DR_KVLIST_INIT;
+    dr_kv_add(&p, arn_param, arn);
+    dr_err e2;
+    dr_err_clear(&e2);
+    if (elb(c, action, &p, NULL, &e2) != 0)
+        dr_warn(c->log, "could not delete %s after its failed create: %s", arn, e2.msg);
+    dr_kv_free(&p);
+}
+
 /* ---- AWS::ElasticLoadBalancingV2::LoadBalancer --------------------------- */
 
 static const char *const lb_create_keys[] = {
@@ -633,8 +647,13 @@ static int lb_create(dr_apply_ctx *c, const char *logical_id, json_t *props, jso
         goto out;
     }
     if (elb_set_attributes(c, "ModifyLoadBalancerAttributes", "LoadBalancerArn", out->physical_id,
-                           json_object_get(props, "LoadBalancerAttributes"), err) != 0)
+                           json_object_get(props, "LoadBalancerAttributes"), err) != 0) {
+        /* Undo a create of this call: a retry would find it by its tags and
+         * never set the attributes. */
+        if (f == 0)
+            elb_rollback(c, "DeleteLoadBalancer", "LoadBalancerArn", out->physical_id);
         goto out;
+    }
     rc = 0;
 out:
     xmlFreeDoc(doc);
@@ -979,8 +998,11 @@ static int tg_create(dr_apply_ctx *c, const char *logical_id, json_t *props, jso
         goto out;
     }
     if (elb_set_attributes(c, "ModifyTargetGroupAttributes", "TargetGroupArn", out->physical_id,
-                           json_object_get(props, "TargetGroupAttributes"), err) != 0)
+                           json_object_get(props, "TargetGroupAttributes"), err) != 0) {
+        if (f == 0) /* as for the load balancer */
+            elb_rollback(c, "DeleteTargetGroup", "TargetGroupArn", out->physical_id);
         goto out;
+    }
     rc = 0;
 out:
     xmlFreeDoc(doc);
@@ -1222,6 +1244,9 @@ static int listener_create(dr_apply_ctx *c, const char *logical_id, json_t *prop
     const char *lb = pstr(props, "LoadBalancerArn");
     if (!lb)
         return dr_err_set(err, DR_E_INTERNAL, "%s: LoadBalancerArn is not known", logical_id);
+    /* ModifyListenerAttributes is not wired in: refuse rather than drop. */
+    if (json_array_size(json_object_get(props, "ListenerAttributes")))
+        return dr_err_set(err, DR_E_CONFIG, "%s: ListenerAttributes is not supported", logical_id);
     /* One listener per port: one already there is ours from a create whose
      * answer was lost, or someone else's. (moto does not refuse a second
      * listener on the same port; AWS does.) */
