@@ -177,6 +177,8 @@ char *net_tag_value(xmlNodePtr item, const char *key)
 
 int net_tags_match(dr_apply_ctx *c, xmlNodePtr item, const char *logical_id)
 {
+    if (!c->stack || !logical_id)
+        return 0;
     char *s = net_tag_value(item, "drctl:stack");
     char *l = net_tag_value(item, "drctl:logical-id");
     int ok = s && l && strcmp(s, c->stack) == 0 && strcmp(l, logical_id) == 0;
@@ -347,7 +349,9 @@ json_t *net_order_like(json_t *live, json_t *want)
 }
 
 /* Calls one Describe page after page; cb sees every item. cb: 0 next, 1
- * stop (keep this page's document), -1 error. */
+ * take this item and stop, 2 take this item if none was taken yet and go
+ * on (to count the rest), -1 error. The taken item's page is returned in
+ * *keep (caller frees). */
 typedef int (*page_item_fn)(dr_apply_ctx *c, xmlNodePtr item, void *ud);
 
 static int describe_pages(dr_apply_ctx *c, const char *action, const dr_kvlist *params,
@@ -372,29 +376,35 @@ static int describe_pages(dr_apply_ctx *c, const char *action, const dr_kvlist *
         if (rc != 0)
             break;
         xmlNodePtr root = net_root(doc);
-        int stop = 0;
+        int stop = 0, kept = 0;
         for (xmlNodePtr it = dr_xml_find(root, items_path); it && !stop;
              it = dr_xml_next_same(it)) {
             int r = cb(c, it, ud);
             if (r < 0) {
                 rc = -1;
                 stop = 1;
-            } else if (r > 0) {
-                stop = 1;
-                if (keep) {
-                    *keep = doc;
-                    *keep_item = it;
-                    doc = NULL;
-                }
+            } else if (r > 0 && keep && !*keep_item) {
+                *keep_item = it;
+                kept = 1;
             }
+            if (r == 1)
+                stop = 1;
         }
         if (!stop)
             next = dr_xml_text(root, "nextToken");
-        xmlFreeDoc(doc);
+        if (kept)
+            *keep = doc;
+        else
+            xmlFreeDoc(doc);
         if (stop || !next || !*next)
             break;
     }
     free(next);
+    if (rc != 0 && keep && *keep) {
+        xmlFreeDoc(*keep);
+        *keep = NULL;
+        *keep_item = NULL;
+    }
     return rc;
 }
 
@@ -410,12 +420,14 @@ static int first_cb(dr_apply_ctx *c, xmlNodePtr item, void *ud)
     return !m->match || m->match(c, item, m->ud) ? 1 : 0;
 }
 
+/* Counts matches and takes the first. */
 static int count_cb(dr_apply_ctx *c, xmlNodePtr item, void *ud)
 {
     match_ud *m = ud;
-    if (!m->match || m->match(c, item, m->ud))
-        m->count++;
-    return 0;
+    if (m->match && !m->match(c, item, m->ud))
+        return 0;
+    m->count++;
+    return 2;
 }
 
 int net_describe_find(dr_apply_ctx *c, const char *action, const dr_kvlist *params,
@@ -426,16 +438,6 @@ int net_describe_find(dr_apply_ctx *c, const char *action, const dr_kvlist *para
     *item = NULL;
     match_ud m = {match, ud, 0};
     return describe_pages(c, action, params, items_path, first_cb, &m, doc, item, err);
-}
-
-int net_describe_count(dr_apply_ctx *c, const char *action, const dr_kvlist *params,
-                       const char *items_path, net_match_fn match, void *ud, int *count,
-                       dr_err *err)
-{
-    match_ud m = {match, ud, 0};
-    int rc = describe_pages(c, action, params, items_path, count_cb, &m, NULL, NULL, err);
-    *count = m.count;
-    return rc;
 }
 
 typedef struct tagged_ud {
@@ -471,20 +473,24 @@ int net_find_tagged(dr_apply_ctx *c, const char *action, const char *items_path,
                     const char *logical_id, const char *state_path, const char *const *dead_states,
                     xmlDocPtr *doc, xmlNodePtr *item, dr_err *err)
 {
+    *doc = NULL;
+    *item = NULL;
+    if (!c->stack || !logical_id)
+        return 0; /* nothing to look with */
     dr_kvlist p = DR_KVLIST_INIT;
     int k = 0;
     net_tag_filters(c, &p, logical_id, &k);
     tagged_ud t = {logical_id, state_path, dead_states};
-    int count = 0;
-    int rc = net_describe_count(c, action, &p, items_path, tagged_match, &t, &count, err);
-    if (rc == 0 && count > 1)
+    match_ud m = {tagged_match, &t, 0};
+    *doc = NULL;
+    *item = NULL;
+    int rc = describe_pages(c, action, &p, items_path, count_cb, &m, doc, item, err);
+    dr_kv_free(&p);
+    if (rc == 0 && m.count > 1)
         dr_warn(c->log,
                 "%d resources carry the tags drctl:stack=%s drctl:logical-id=%s (%s); using the "
                 "first: delete the others by hand",
-                count, c->stack, logical_id, action);
-    if (rc == 0 && count > 0)
-        rc = net_describe_find(c, action, &p, items_path, tagged_match, &t, doc, item, err);
-    dr_kv_free(&p);
+                m.count, c->stack, logical_id, action);
     return rc;
 }
 

@@ -131,12 +131,6 @@ int net_describe_find(dr_apply_ctx *c, const char *action, const dr_kvlist *para
 int net_describe_one(dr_apply_ctx *c, const char *action, const char *id_param, const char *id,
                      const char *items_path, xmlDocPtr *doc, xmlNodePtr *item, dr_err *err);
 
-/* Counts the items match accepts over all pages, for warnings about
- * duplicates. */
-int net_describe_count(dr_apply_ctx *c, const char *action, const dr_kvlist *params,
-                       const char *items_path, net_match_fn match, void *ud, int *count,
-                       dr_err *err);
-
 /*
  * The find of a tagged type: Describe with the tag filters, items re-checked
  * for the tags and, when state_path is set, for a state outside

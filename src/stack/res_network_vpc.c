@@ -256,6 +256,8 @@ typedef struct del_ud {
     const char *id;
     const char *param2;
     const char *id2;
+    /* The codes that mean "already gone"; NULL: any ...NotFound. */
+    const char *const *gone;
 } del_ud;
 
 /* One delete call; "already gone" counts as done. */
@@ -268,7 +270,14 @@ static int del_attempt(dr_apply_ctx *c, void *ud, dr_err *err)
         dr_kv_add(&p, d->param2, d->id2);
     int rc = net_ec2(c, d->action, &p, NULL, err);
     dr_kv_free(&p);
-    if (rc != 0 && net_err_not_found(err)) {
+    int gone = 0;
+    if (rc != 0 && d->gone) {
+        for (const char *const *g = d->gone; *g && !gone; g++)
+            gone = net_err_is(err, *g);
+    } else if (rc != 0) {
+        gone = net_err_not_found(err);
+    }
+    if (gone) {
         dr_err_clear(err);
         rc = 0;
     }
@@ -277,7 +286,7 @@ static int del_attempt(dr_apply_ctx *c, void *ud, dr_err *err)
 
 int net_vpc_remove(dr_apply_ctx *c, const char *physical_id, json_t *props, dr_err *err)
 {
-    del_ud d = {"DeleteVpc", "VpcId", physical_id, NULL, NULL};
+    del_ud d = {"DeleteVpc", "VpcId", physical_id, NULL, NULL, NULL};
     char what[128];
     snprintf(what, sizeof(what), "VPC %s to be free of dependencies", physical_id);
     return net_retry_busy(c, what, 600, BUSY_DEPENDENCY, del_attempt, &d, err);
@@ -378,7 +387,7 @@ int net_subnet_create(dr_apply_ctx *c, const char *logical_id, json_t *props, js
         if (subnet_map_public(c, out->physical_id, 1, err) != 0) {
             dr_err keep = *err, ignored;
             dr_err_clear(&ignored);
-            del_ud d = {"DeleteSubnet", "SubnetId", out->physical_id, NULL, NULL};
+            del_ud d = {"DeleteSubnet", "SubnetId", out->physical_id, NULL, NULL, NULL};
             if (del_attempt(c, &d, &ignored) != 0)
                 dr_warn(c->log,
                         "subnet %s was created but not configured, and deleting it "
@@ -447,7 +456,7 @@ int net_subnet_update(dr_apply_ctx *c, const char *physical_id, json_t *old_prop
 
 int net_subnet_remove(dr_apply_ctx *c, const char *physical_id, json_t *props, dr_err *err)
 {
-    del_ud d = {"DeleteSubnet", "SubnetId", physical_id, NULL, NULL};
+    del_ud d = {"DeleteSubnet", "SubnetId", physical_id, NULL, NULL, NULL};
     char what[128];
     snprintf(what, sizeof(what), "subnet %s to be free of network interfaces", physical_id);
     return net_retry_busy(c, what, 900, BUSY_DEPENDENCY, del_attempt, &d, err);
@@ -547,7 +556,7 @@ int net_igw_update(dr_apply_ctx *c, const char *physical_id, json_t *old_props, 
 static int igw_detach(dr_apply_ctx *c, const char *igw, const char *vpc, dr_err *err)
 {
     static const char *const busy[] = {"DependencyViolation", NULL};
-    del_ud d = {"DetachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc};
+    del_ud d = {"DetachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc, NULL};
     char what[160];
     snprintf(what, sizeof(what), "VPC %s to have no public addresses mapped (detaching %s)", vpc,
              igw);
@@ -585,7 +594,7 @@ int net_igw_remove(dr_apply_ctx *c, const char *physical_id, json_t *props, dr_e
     json_decref(vpcs);
     if (rc != 0)
         return -1;
-    del_ud d = {"DeleteInternetGateway", "InternetGatewayId", physical_id, NULL, NULL};
+    del_ud d = {"DeleteInternetGateway", "InternetGatewayId", physical_id, NULL, NULL, NULL};
     char what[128];
     snprintf(what, sizeof(what), "internet gateway %s to be free of dependencies", physical_id);
     return net_retry_busy(c, what, 300, BUSY_DEPENDENCY, del_attempt, &d, err);
@@ -612,10 +621,12 @@ static int igw_attached_to(xmlNodePtr item, const char *vpc)
     return 0;
 }
 
+/* AttachmentType is the id's first part ("IGW"; "VGW" would be a VPN
+ * gateway's), as the registry resource reports it. */
 static void attach_live(const char *vpc, const char *igw, dr_live *out)
 {
     char *phys = dr_xasprintf("IGW|%s", vpc);
-    net_live_set(out, phys, json_pack("{s:s}", "AttachmentType", "igw"),
+    net_live_set(out, phys, json_pack("{s:s}", "AttachmentType", "IGW"),
                  json_pack("{s:s, s:s}", "VpcId", vpc, "InternetGatewayId", igw));
     free(phys);
 }
@@ -915,17 +926,32 @@ int net_eip_remove(dr_apply_ctx *c, const char *physical_id, json_t *props, dr_e
      * gateway's association cannot be undone by hand; it goes with the
      * gateway, which the engine deletes first. */
     if (assoc && *assoc && inst && *inst) {
-        del_ud d = {"DisassociateAddress", "AssociationId", assoc, NULL, NULL};
+        static const char *const gone[] = {"InvalidAssociationID.NotFound", NULL};
+        del_ud d = {"DisassociateAddress", "AssociationId", assoc, NULL, NULL, gone};
         rc = del_attempt(c, &d, err);
     }
     if (rc == 0) {
-        static const char *const busy[] = {"InvalidIPAddress.InUse", NULL};
+        /* Right after its NAT gateway is deleted, AWS still holds the
+         * address: ReleaseAddress answers InvalidIPAddress.InUse,
+         * AuthFailure (the association is AWS-managed) or
+         * InvalidNetworkInterfaceID.NotFound (the gateway's interface went
+         * first) for a while. AuthFailure is waited out only for such a
+         * managed association, so that a real lack of permission fails at
+         * once. Only the address's own NotFound means it is gone. */
+        int managed = assoc && *assoc && !(inst && *inst);
+        static const char *const busy_managed[] = {
+            "InvalidIPAddress.InUse", "InvalidNetworkInterfaceID.NotFound", "AuthFailure", NULL};
+        static const char *const busy_plain[] = {"InvalidIPAddress.InUse",
+                                                 "InvalidNetworkInterfaceID.NotFound", NULL};
+        static const char *const gone[] = {"InvalidAllocationID.NotFound",
+                                           "InvalidAddress.NotFound", NULL};
         del_ud d = alloc && *alloc
-                       ? (del_ud){"ReleaseAddress", "AllocationId", alloc, NULL, NULL}
-                       : (del_ud){"ReleaseAddress", "PublicIp", physical_id, NULL, NULL};
+                       ? (del_ud){"ReleaseAddress", "AllocationId", alloc, NULL, NULL, gone}
+                       : (del_ud){"ReleaseAddress", "PublicIp", physical_id, NULL, NULL, gone};
         char what[128];
         snprintf(what, sizeof(what), "address %s to be released by its NAT gateway", physical_id);
-        rc = net_retry_busy(c, what, 600, busy, del_attempt, &d, err);
+        rc =
+            net_retry_busy(c, what, 600, managed ? busy_managed : busy_plain, del_attempt, &d, err);
     }
     free(alloc);
     free(assoc);
@@ -1069,7 +1095,7 @@ int net_nat_remove(dr_apply_ctx *c, const char *physical_id, json_t *props, dr_e
     xmlFreeDoc(doc);
     if (!live)
         return 0;
-    del_ud d = {"DeleteNatGateway", "NatGatewayId", physical_id, NULL, NULL};
+    del_ud d = {"DeleteNatGateway", "NatGatewayId", physical_id, NULL, NULL, NULL};
     return del_attempt(c, &d, err);
 }
 
