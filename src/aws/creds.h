@@ -29,11 +29,11 @@
 
 typedef struct dr_creds {
     char *access_key;
-    char *secret_key;    /* secret: zeroed on clear */
-    char *session_token; /* secret; NULL when none */
-    time_t expiration;   /* 0 = does not expire */
-    char source[64];     /* "environment", "shared-credentials-file", "shared-config-file",
-                            "ecs-container", "ec2-imds" */
+    char *secret_key;        /* secret: zeroed on clear */
+    char *session_token;     /* secret; NULL when none */
+    time_t expiration;       /* 0 = does not expire */
+    char source[64];         /* "environment", "shared-credentials-file", "shared-config-file",
+                                "ecs-container", "ec2-imds" */
     char source_detail[256]; /* e.g. "profile default in /root/.aws/credentials" */
 } dr_creds;
 

@@ -23,7 +23,8 @@ typedef struct dr_service {
     const char *key;             /* drctl's name: "s3", "ec2", "elbv2", "logs", ... */
     const char *service_id;      /* the SDKs' serviceId, e.g. "Elastic Load Balancing v2" */
     const char *env_suffix;      /* AWS_ENDPOINT_URL_<this>, e.g. "ELASTIC_LOAD_BALANCING_V2" */
-    const char *config_key;      /* key in the config file's services section, e.g. "elastic_load_balancing_v2" */
+    const char *config_key;      /* key in the config file's services section, e.g.
+                                    "elastic_load_balancing_v2" */
     const char *endpoint_prefix; /* e.g. "elasticloadbalancing" */
     const char *signing_name;    /* e.g. "elasticloadbalancing" */
     dr_protocol protocol;
@@ -53,8 +54,8 @@ typedef struct dr_endpoint {
     char url[512];           /* scheme://host[:port][/base-path], no trailing slash */
     char host[300];          /* Host header: host[:port] as in the URL */
     char signing_region[32]; /* region to sign for (us-east-1 for global services) */
-    int custom;              /* 1: from --endpoint-url / AWS_ENDPOINT_URL*; S3 then uses path style */
-    char source[64];         /* "--endpoint-url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "default" */
+    int custom;      /* 1: from --endpoint-url / AWS_ENDPOINT_URL*; S3 then uses path style */
+    char source[64]; /* "--endpoint-url", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "default" */
 } dr_endpoint;
 
 /*
@@ -80,8 +81,7 @@ int dr_endpoint_resolve(const dr_service *svc, const char *region, const char *e
  * endpoint_url. source is then "config: services NAME" or
  * "config: endpoint_url". -1 also on a malformed config file.
  */
-int dr_endpoint_resolve_profile(const dr_service *svc, const char *region,
-                                const char *endpoint_url, const char *profile, dr_endpoint *out,
-                                dr_err *err);
+int dr_endpoint_resolve_profile(const dr_service *svc, const char *region, const char *endpoint_url,
+                                const char *profile, dr_endpoint *out, dr_err *err);
 
 #endif

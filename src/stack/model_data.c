@@ -128,6 +128,11 @@ static void database(dr_mb *b)
         break;
     }
     dr_resource *r = dr_mb_add(b, "Db", "AWS::RDS::DBInstance", props);
+    /* Every shape writes host, port and url into this region's database
+     * secret once ready; the fresh one references it already, the others
+     * (snapshot, replica, promoted) must wait for it explicitly. */
+    if (b->db != DR_DB_FRESH)
+        dr_mb_depends(r, "DbSecret");
     /* A replica holds only a copy of the primary's data (and RDS takes no
      * final snapshot of one); everything else keeps a final snapshot. */
     r->deletion_policy = b->db == DR_DB_REPLICA ? "Delete" : "Snapshot";

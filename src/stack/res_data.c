@@ -12,15 +12,11 @@
 #include "stack/handler.h"
 #include "stack/res_data_int.h"
 
-static const char *const bucket_update[] = {"VersioningConfiguration",
-                                            "BucketEncryption",
-                                            "OwnershipControls",
-                                            "PublicAccessBlockConfiguration",
-                                            "LifecycleConfiguration",
-                                            "ObjectLockConfiguration",
-                                            "ReplicationConfiguration",
-                                            "Tags",
-                                            NULL};
+static const char *const bucket_update[] = {
+    "VersioningConfiguration", "BucketEncryption", "OwnershipControls",
+    "PublicAccessBlockConfiguration", "LifecycleConfiguration",
+    /* on only: off is refused by update */
+    "ObjectLockEnabled", "ObjectLockConfiguration", "ReplicationConfiguration", "Tags", NULL};
 static const char *const bucket_names[] = {"BucketName", NULL};
 
 static const char *const policy_update[] = {"PolicyDocument", NULL};
@@ -31,24 +27,18 @@ static const char *const db_subnet_update[] = {"DBSubnetGroupDescription", "Subn
 static const char *const db_subnet_names[] = {"DBSubnetGroupName", NULL};
 
 /* What dr_data_db_modify_params sends with ApplyImmediately, and tags. */
-static const char *const db_update[] = {"DBInstanceClass",
-                                        "AllocatedStorage",
-                                        "BackupRetentionPeriod",
-                                        "MultiAZ",
-                                        "DeletionProtection",
-                                        "EngineVersion",
-                                        "AutoMinorVersionUpgrade",
-                                        "CopyTagsToSnapshot",
-                                        "PreferredBackupWindow",
-                                        "PreferredMaintenanceWindow",
-                                        "MaxAllocatedStorage",
-                                        "PubliclyAccessible",
-                                        "StorageType",
-                                        "Iops",
-                                        "StorageThroughput",
-                                        "VPCSecurityGroups",
-                                        "Tags",
-                                        NULL};
+static const char *const db_update[] = {
+    "DBInstanceClass", "AllocatedStorage", "BackupRetentionPeriod", "MultiAZ", "DeletionProtection",
+    "EngineVersion", "AutoMinorVersionUpgrade", "CopyTagsToSnapshot", "PreferredBackupWindow",
+    "PreferredMaintenanceWindow", "MaxAllocatedStorage", "PubliclyAccessible", "StorageType",
+    "Iops", "StorageThroughput", "VPCSecurityGroups", "Tags",
+    /* Promotion of a replica (dropping the
+     * source) is in place; other changes of
+     * these are refused by update rather than
+     * left to a replacement, which would
+     * delete the database
+     * (dr_data_db_shape_change). */
+    "SourceDBInstanceIdentifier", "SourceRegion", "Engine", "StorageEncrypted", NULL};
 static const char *const db_names[] = {"DBInstanceIdentifier", NULL};
 
 static const char *const cache_subnet_update[] = {"Description", "SubnetIds", "Tags", NULL};

@@ -10,10 +10,11 @@
  *   delete (the model says DeletionPolicy Delete; a final snapshot is
  *   taken only if the engine asks for one).
  * - A group that is "deleting" counts as gone for plan, and as deleted for
- *   wait_deleted once it has no member clusters left: the nodes are what
- *   hold the network interfaces in the subnets and security groups, so
- *   nothing depends on the group after that. (moto also never lets a
- *   deleted group go: it keeps it "deleting" with no members.)
+ *   wait_deleted once none of its member clusters exists any more: the
+ *   nodes are what hold the network interfaces in the subnets and security
+ *   groups, so nothing depends on the group after that. (moto never lets a
+ *   deleted group go: it keeps it "deleting" for ever, listing members that
+ *   do not exist as cache clusters.)
  * - Properties this file does not know are errors, never dropped.
  */
 #include <stdio.h>
@@ -662,13 +663,40 @@ int dr_data_replication_group_wait_ready(dr_apply_ctx *c, const char *physical_i
     return dr_wait(c, what, 3600, rg_ready_check, (void *)physical_id, err);
 }
 
+/* 1 when a cache cluster (a member node) no longer exists. */
+static int cluster_gone(dr_apply_ctx *c, const char *id, dr_err *err)
+{
+    dr_kvlist p = DR_KVLIST_INIT;
+    dr_kv_add(&p, "CacheClusterId", id);
+    int rc = query(c, "DescribeCacheClusters", &p, NULL, err);
+    dr_kv_free(&p);
+    if (rc == 0)
+        return 0;
+    if (dr_data_code_is(err, "CacheClusterNotFound")) {
+        dr_err_clear(err);
+        return 1;
+    }
+    return -1;
+}
+
+/* Deleted: not found, or "deleting" with every member cluster gone (see
+ * the top: the nodes hold the network interfaces). */
 static int rg_gone_check(dr_apply_ctx *c, void *ud, dr_err *err)
 {
     xmlDocPtr d = NULL;
     if (describe_rg(c, (const char *)ud, &d, err) != 0)
         return -1;
     xmlNodePtr g = rg_node(d);
-    int gone = !g || (rg_status_is(g, "deleting") && !dr_xml_find(g, "MemberClusters/ClusterId"));
+    int gone = !g;
+    if (g && rg_status_is(g, "deleting")) {
+        gone = 1;
+        for (xmlNodePtr m = dr_xml_find(g, "MemberClusters/ClusterId"); m && gone == 1;
+             m = dr_xml_next_same(m)) {
+            xmlChar *id = xmlNodeGetContent(m);
+            gone = id && *id ? cluster_gone(c, (const char *)id, err) : 1;
+            xmlFree(id);
+        }
+    }
     xmlFreeDoc(d);
     return gone;
 }

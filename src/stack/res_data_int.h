@@ -221,4 +221,13 @@ int dr_data_cache_modify_params(const char *id, const json_t *old_props, const j
 int dr_data_db_modify_params(const char *id, const json_t *old_props, const json_t *new_props,
                              dr_kvlist *p, dr_err *err);
 
+/* What a change of the instance's shape means (res_data_rds.c): *promote
+ * = 1 when the model dropped SourceDBInstanceIdentifier (promote the
+ * replica, in place, as CloudFormation does). Making an instance a
+ * replica, pointing a replica at another source, or changing Engine or
+ * StorageEncrypted cannot be done in place: refused (DR_E_CONFIG) rather
+ * than left to a replacement, which would delete a database. */
+int dr_data_db_shape_change(const char *id, const json_t *old_props, const json_t *new_props,
+                            int *promote, dr_err *err);
+
 #endif

@@ -253,7 +253,11 @@ int dr_data_db_subnet_group_update(dr_apply_ctx *c, const char *physical_id, jso
 {
     if (check_props(new_props, subnet_group_props, "AWS::RDS::DBSubnetGroup", err) != 0)
         return -1;
+    /* The group as ModifyDBSubnetGroup answers it, else as described: one
+     * call fewer, and moto 5.2.1 loses a group it modified (its
+     * DescribeDBSubnetGroups no longer finds it). */
     xmlDocPtr d = NULL;
+    xmlNodePtr g = NULL;
     if (dr_data_changed(old_props, new_props, "DBSubnetGroupDescription") ||
         dr_data_changed(old_props, new_props, "SubnetIds")) {
         dr_kvlist p = DR_KVLIST_INIT;
@@ -264,20 +268,24 @@ int dr_data_db_subnet_group_update(dr_apply_ctx *c, const char *physical_id, jso
             rc = dr_data_add_list(&p, "SubnetIds.SubnetIdentifier",
                                   json_object_get(new_props, "SubnetIds"), "SubnetIds", err);
         if (rc == 0)
-            rc = query(c, "ModifyDBSubnetGroup", &p, NULL, err);
+            rc = query(c, "ModifyDBSubnetGroup", &p, &d, err);
         dr_kv_free(&p);
         if (rc != 0)
             return -1;
+        g = dr_xml_find(root_of(d), "ModifyDBSubnetGroupResult/DBSubnetGroup");
+    } else {
+        if (describe_subnet_group(c, physical_id, &d, err) != 0)
+            return -1;
+        g = subnet_group_node(d);
     }
-    if (describe_subnet_group(c, physical_id, &d, err) != 0)
-        return -1;
-    xmlNodePtr g = subnet_group_node(d);
     if (!g) {
         xmlFreeDoc(d);
         return dr_err_set(err, DR_E_AWS, "DB subnet group %s disappeared during its update",
                           physical_id);
     }
     subnet_group_live(g, new_props, out);
+    json_decref(out->properties);
+    out->properties = NULL;
     char *arn = dr_xml_text(g, "DBSubnetGroupArn");
     xmlFreeDoc(d);
     int rc = 0;
@@ -678,6 +686,8 @@ int dr_data_db_instance_read(dr_apply_ctx *c, const char *physical_id, json_t *p
 
 /* ---- DB instance: update ---------------------------------------------------------- */
 
+static int db_settled_check(dr_apply_ctx *c, void *ud, dr_err *err);
+
 /* Postgres majors: "15" of "15.12"; before 10, "9.6" of "9.6.24". */
 static char *pg_major(const char *v)
 {
@@ -717,7 +727,12 @@ int dr_data_db_modify_params(const char *id, const json_t *old_props, const json
             continue;
         if (strcmp(*k, "EngineVersion") == 0) {
             const char *o = dr_data_str(old_props, *k), *n = dr_data_str(new_props, *k);
-            if (o && n) {
+            /* A version the model only starts to name (a promoted replica
+             * inherited its source's) is a description, not a change: AWS
+             * may have moved it on since, and going back fails. */
+            if (!o)
+                continue;
+            if (n) {
                 char *mo = pg_major(o), *mn = pg_major(n);
                 int major = strcmp(mo, mn) != 0;
                 free(mo);
@@ -749,14 +764,84 @@ int dr_data_db_modify_params(const char *id, const json_t *old_props, const json
     return 0;
 }
 
+int dr_data_db_shape_change(const char *id, const json_t *old_props, const json_t *new_props,
+                            int *promote, dr_err *err)
+{
+    *promote = 0;
+    const char *os = dr_data_str(old_props, "SourceDBInstanceIdentifier");
+    const char *ns = dr_data_str(new_props, "SourceDBInstanceIdentifier");
+    if (os && !ns) {
+        *promote = 1;
+    } else if (ns && (!os || strcmp(os, ns) != 0)) {
+        dr_err_set(err, DR_E_CONFIG,
+                   "RDS instance %s cannot become a read replica of %s in place: RDS makes "
+                   "replicas only as new instances",
+                   id, ns);
+        return dr_err_hint(err, "delete the instance (drctl destroy of this region, or aws rds "
+                                "delete-db-instance) and deploy again to make the replica");
+    }
+    static const char *const fixed[] = {"Engine", "StorageEncrypted", NULL};
+    for (const char *const *k = fixed; *k; k++) {
+        const json_t *o = json_object_get(old_props, *k), *n = json_object_get(new_props, *k);
+        if (o && n && !json_equal(o, n)) {
+            dr_err_set(err, DR_E_CONFIG,
+                       "RDS instance %s: %s cannot change in place, and drctl does not replace "
+                       "a database by itself",
+                       id, *k);
+            return dr_err_hint(err, "move the data to a new instance (drctl backup, then restore "
+                                    "into a stack with the new setting)");
+        }
+    }
+    return 0;
+}
+
 int dr_data_db_instance_update(dr_apply_ctx *c, const char *physical_id, json_t *old_props,
                                json_t *new_props, dr_live *out, dr_err *err)
 {
     if (check_db_props(new_props, err) != 0)
         return -1;
+    int promote = 0;
+    if (dr_data_db_shape_change(physical_id, old_props, new_props, &promote, err) != 0)
+        return -1;
     dr_kvlist p = DR_KVLIST_INIT;
     int rc = dr_data_db_modify_params(physical_id, old_props, new_props, &p, err);
-    if (rc == 0 && p.n)
+    if (rc == 0 && promote) {
+        /* The model no longer names a source: the replica is promoted, as
+         * CloudFormation does when SourceDBInstanceIdentifier goes away
+         * (a failover's runbook may have promoted it already). */
+        xmlDocPtr d = NULL;
+        rc = describe_db(c, physical_id, &d, err);
+        char *src = rc == 0 && db_node(d)
+                        ? dr_xml_text(db_node(d), "ReadReplicaSourceDBInstanceIdentifier")
+                        : NULL;
+        xmlFreeDoc(d);
+        if (src && *src) {
+            dr_kvlist pp = DR_KVLIST_INIT;
+            dr_kv_add(&pp, "DBInstanceIdentifier", physical_id);
+            rc = add_scalar(&pp, "BackupRetentionPeriod", new_props, "BackupRetentionPeriod", err);
+            if (rc == 0)
+                rc = add_scalar(&pp, "PreferredBackupWindow", new_props, "PreferredBackupWindow",
+                                err);
+            if (rc == 0)
+                rc = query(c, "PromoteReadReplica", &pp, NULL, err);
+            dr_kv_free(&pp);
+            if (rc == 0)
+                dr_notice(c->log, "RDS instance %s: promoted from read replica of %s", physical_id,
+                          src);
+        }
+        free(src);
+        /* PromoteReadReplica set the backups; the rest waits until the
+         * promotion is done (RDS refuses a modification meanwhile). */
+        dr_kv_del(&p, "BackupRetentionPeriod");
+        dr_kv_del(&p, "PreferredBackupWindow");
+        /* More than the identifier and ApplyImmediately left: wait. */
+        if (rc == 0 && p.n > 2) {
+            char what[160];
+            snprintf(what, sizeof(what), "RDS instance %s to finish its promotion", physical_id);
+            rc = dr_wait(c, what, 3600, db_settled_check, (void *)physical_id, err);
+        }
+    }
+    if (rc == 0 && p.n > 2) /* a change beyond the identifier and ApplyImmediately */
         rc = query(c, "ModifyDBInstance", &p, NULL, err);
     dr_kv_free(&p);
     if (rc != 0)

@@ -1096,6 +1096,12 @@ int dr_data_bucket_update(dr_apply_ctx *c, const char *physical_id, json_t *old_
 {
     if (check_keys(new_props, bucket_props, "AWS::S3::Bucket", err) != 0)
         return -1;
+    /* Object Lock can be switched on for a versioned bucket, never off. */
+    if (object_lock_wanted(old_props) && !object_lock_wanted(new_props)) {
+        dr_err_set(err, DR_E_CONFIG, "bucket %s: Object Lock cannot be switched off", physical_id);
+        return dr_err_hint(err, "keep ObjectLockEnabled in the profile, or move the objects to a "
+                                "new bucket");
+    }
     const json_t *tags =
         dr_data_changed(old_props, new_props, "Tags") ? json_object_get(new_props, "Tags") : NULL;
     if (bucket_configure(c, physical_id, old_props, new_props, tags, err) != 0)
@@ -1167,32 +1173,35 @@ static int delete_one(dr_apply_ctx *c, emptying *e, const dr_data_s3_version *v,
 
 /* A version that DeleteObjects refused in an Object Lock bucket: lifts a
  * legal hold and deletes it, or counts it as kept when compliance-mode
- * retention protects it (nobody can shorten that). */
+ * retention protects it (nobody can shorten that). HeadObject reports the
+ * version's retention and legal hold in one call (moto 5.2.1 has no
+ * GetObjectRetention: it answers ?retention with the object itself). */
 static int locked_version(dr_apply_ctx *c, emptying *e, const dr_data_s3_version *v, dr_err *err)
 {
-    xmlDocPtr d = NULL;
     dr_aws_rest_resp resp;
-    s3req r = {.op = "GetObjectLegalHold",
-               .method = "GET",
+    s3req r = {.op = "HeadObject",
+               .method = "HEAD",
                .bucket = e->bucket,
                .key = v->key,
-               .sub = "legal-hold",
                .version_id = v->version_id};
-    int hold = 0;
-    if (s3_call(c, &r, &resp, err) == 0) {
-        d = dr_xml_parse(resp.body.data, resp.body.len);
-        char *st = d ? dr_xml_text(xmlDocGetRootElement(d), "Status") : NULL;
-        hold = st && strcmp(st, "ON") == 0;
-        free(st);
-        xmlFreeDoc(d);
-    } else if (!dr_data_code_is(err, "NoSuchObjectLockConfiguration") &&
-               !dr_data_code_is(err, "InvalidRequest")) {
+    if (s3_call(c, &r, &resp, err) != 0) {
         dr_aws_rest_resp_free(&resp);
+        if (err->has_aws && (err->aws.http_status == 404 || err->aws.http_status == 405)) {
+            dr_err_clear(err); /* gone meanwhile, or a delete marker */
+            return 0;
+        }
         return -1;
-    } else {
-        dr_err_clear(err);
     }
+    const char *m = dr_kv_get(&resp.headers, "x-amz-object-lock-mode");
+    const char *u = dr_kv_get(&resp.headers, "x-amz-object-lock-retain-until-date");
+    const char *h = dr_kv_get(&resp.headers, "x-amz-object-lock-legal-hold");
+    char *mode = m ? dr_xstrdup(m) : NULL, *until = u ? dr_xstrdup(u) : NULL;
+    int hold = h && strcmp(h, "ON") == 0;
     dr_aws_rest_resp_free(&resp);
+    dr_debug(c->log, "s3://%s/%s (version %s): retention %s until %s, legal hold %s", e->bucket,
+             v->key, v->version_id ? v->version_id : "null", mode ? mode : "none",
+             until ? until : "-", hold ? "on" : "off");
+    int rc = 0;
     if (hold) {
         s3req off = {.op = "PutObjectLegalHold",
                      .method = "PUT",
@@ -1201,31 +1210,11 @@ static int locked_version(dr_apply_ctx *c, emptying *e, const dr_data_s3_version
                      .sub = "legal-hold",
                      .version_id = v->version_id,
                      .body = "<LegalHold xmlns=\"" S3NS "\"><Status>OFF</Status></LegalHold>"};
-        if (s3_call(c, &off, NULL, err) != 0)
-            return -1;
-        e->holds++;
+        rc = s3_call(c, &off, NULL, err);
+        if (rc == 0)
+            e->holds++;
     }
-    s3req ret = {.op = "GetObjectRetention",
-                 .method = "GET",
-                 .bucket = e->bucket,
-                 .key = v->key,
-                 .sub = "retention",
-                 .version_id = v->version_id};
-    char *mode = NULL, *until = NULL;
-    if (s3_call(c, &ret, &resp, err) == 0) {
-        d = dr_xml_parse(resp.body.data, resp.body.len);
-        mode = d ? dr_xml_text(xmlDocGetRootElement(d), "Mode") : NULL;
-        until = d ? dr_xml_text(xmlDocGetRootElement(d), "RetainUntilDate") : NULL;
-        xmlFreeDoc(d);
-    } else if (dr_data_code_is(err, "NoSuchObjectLockConfiguration")) {
-        dr_err_clear(err);
-    } else {
-        dr_aws_rest_resp_free(&resp);
-        return -1;
-    }
-    dr_aws_rest_resp_free(&resp);
-    int rc = 0;
-    if (mode && strcmp(mode, "COMPLIANCE") == 0) {
+    if (rc == 0 && mode && strcmp(mode, "COMPLIANCE") == 0) {
         /* RetainUntilDate is ISO 8601 in UTC: the string order is the time
          * order. A past date no longer protects anything: try the delete. */
         char now[40];
@@ -1240,7 +1229,7 @@ static int locked_version(dr_apply_ctx *c, emptying *e, const dr_data_s3_version
         } else {
             rc = delete_one(c, e, v, err);
         }
-    } else {
+    } else if (rc == 0) {
         rc = delete_one(c, e, v, err);
     }
     free(mode);
@@ -1292,8 +1281,13 @@ static int delete_batch(dr_apply_ctx *c, emptying *e, dr_data_s3_version *v, siz
         char *code = dr_xml_text(x, "Code"), *msg = dr_xml_text(x, "Message");
         failed++;
         if (e->lock && code && strcmp(code, "AccessDenied") == 0 && key) {
-            dr_data_s3_version one = {key, vid};
-            rc = locked_version(c, e, &one, err);
+            /* The version as we sent it: an answer may leave VersionId out
+             * (moto does), and a delete without one would only add a
+             * delete marker. */
+            for (size_t i = 0; i < m && rc == 0; i++)
+                if (strcmp(v[i].key, key) == 0 &&
+                    (!vid || (v[i].version_id && strcmp(v[i].version_id, vid) == 0)))
+                    rc = locked_version(c, e, &v[i], err);
         } else if (code && (strcmp(code, "NoSuchKey") == 0 || strcmp(code, "NoSuchVersion") == 0)) {
             /* gone meanwhile */
         } else {
@@ -1313,9 +1307,11 @@ static int delete_batch(dr_apply_ctx *c, emptying *e, dr_data_s3_version *v, siz
 }
 
 /* One pass over every version and delete marker (ListObjectVersions pages
- * of up to 1000), deleting each page as it comes. Deleting behind the
- * markers does not disturb the listing: its markers are positions in key
- * order, not offsets. */
+ * of up to 1000), deleting each page as it comes. A page that left nothing
+ * behind is followed by a listing from the start again (what is left);
+ * after a page that kept versions (compliance retention) the listing goes
+ * on from its markers, which are positions in key order, not offsets, so
+ * the deletes do not disturb them. */
 static int empty_pass(dr_apply_ctx *c, emptying *e, dr_err *err)
 {
     char *key_marker = NULL, *vid_marker = NULL;
@@ -1356,6 +1352,8 @@ static int empty_pass(dr_apply_ctx *c, emptying *e, dr_err *err)
         char *enc = dr_xml_text(root, "EncodingType");
         int decode = enc && strcmp(enc, "url") == 0;
         free(enc);
+        size_t kept_before = e->kept, deleted_before = e->deleted;
+        int restart = 0;
         dr_data_s3_version *v = dr_xcalloc(DELETE_BATCH, sizeof(*v));
         size_t n = 0;
         static const char *const kinds[] = {"Version", "DeleteMarker"};
@@ -1392,7 +1390,14 @@ static int empty_pass(dr_apply_ctx *c, emptying *e, dr_err *err)
         versions_free(v, n);
         free(v);
         char *trunc = dr_xml_text(root, "IsTruncated");
-        if (rc == 0 && trunc && strcmp(trunc, "true") == 0) {
+        if (rc == 0 && trunc && strcmp(trunc, "true") == 0 && e->kept == kept_before &&
+            e->deleted > deleted_before) {
+            /* Everything listed is gone: the next page is the start of what
+             * is left. No marker needed (and moto checks the signature of a
+             * key-marker holding '/' or a space wrongly). Only after
+             * progress, so that this cannot loop. */
+            restart = 1;
+        } else if (rc == 0 && trunc && strcmp(trunc, "true") == 0) {
             key_marker = dr_xml_text(root, "NextKeyMarker");
             vid_marker = dr_xml_text(root, "NextVersionIdMarker");
             if (key_marker && decode) {
@@ -1403,7 +1408,7 @@ static int empty_pass(dr_apply_ctx *c, emptying *e, dr_err *err)
         }
         free(trunc);
         xmlFreeDoc(d);
-        if (rc != 0 || !key_marker)
+        if (rc != 0 || (!key_marker && !restart))
             break;
     }
     free(key_marker);

@@ -10,6 +10,7 @@ sandbox_env
 
 CFG="$T_TMP/regions"
 cp -r "$DRCTL_SOURCE_DIR/regions/sandbox" "$CFG"
+export DRCTL_CONFIG_DIR="$CFG"
 STACK=litellm-sandbox
 TAG="Name=tag:drctl:stack,Values=$STACK"
 A() {
@@ -42,12 +43,12 @@ counts() {
 # 1. Under 30 % faults, a deploy completes.
 export DRCTL_STORE="$T_TMP/store-a"
 proxy_start --fail-rate 0.3 --seed 3 --max-consecutive 2 --faults throttle,503,500 --log "$T_TMP/faults.log"
-run env AWS_MAX_ATTEMPTS=3 "$DRCTL_BIN" --endpoint-url "$PROXY_URL" --config-dir "$CFG" deploy us-east-1 --yes --no-edge
+run env AWS_MAX_ATTEMPTS=3 "$DRCTL_BIN" --endpoint-url "$PROXY_URL" deploy us-east-1 --yes --no-edge
 expect_rc 0 "deploy under 30% faults"
 faults=$(grep -c '"fault": "[a-z0-9]' "$T_TMP/faults.log" || true)
 [ "$faults" -ge 20 ] && pass "faults were injected ($faults)" || { T_OUT=$faults; fail "faults were injected"; }
 proxy_stop
-run "$DRCTL_BIN" --config-dir "$CFG" plan us-east-1
+run "$DRCTL_BIN" plan us-east-1
 expect_out_has "No changes" "after the faulty deploy: converged"
 
 # 2. Killed at seeded random moments, then run again: converges, with
@@ -56,7 +57,7 @@ export DRCTL_STORE="$T_TMP/store-b"
 RANDOM=20261127
 for i in 1 2 3 4 5 6; do
     delay_ms=$((200 + RANDOM % 2500))
-    "$DRCTL_BIN" --config-dir "$CFG" --region us-west-2 deploy us-west-2 --yes --no-edge \
+    "$DRCTL_BIN" --region us-west-2 deploy us-west-2 --yes --no-edge \
         >"$T_TMP/kill$i.out" 2>&1 &
     pid=$!
     sleep "$(awk -v ms=$delay_ms 'BEGIN{printf "%.3f", ms/1000}')"
@@ -64,9 +65,9 @@ for i in 1 2 3 4 5 6; do
     wait $pid 2>/dev/null
     echo "# killed deploy $i after ${delay_ms} ms"
 done
-run "$DRCTL_BIN" --config-dir "$CFG" deploy us-west-2 --yes --no-edge
+run "$DRCTL_BIN" deploy us-west-2 --yes --no-edge
 expect_rc 0 "deploy after six kills"
-run "$DRCTL_BIN" --config-dir "$CFG" plan us-west-2
+run "$DRCTL_BIN" plan us-west-2
 expect_out_has "No changes" "after the kills: converged"
 after=$(counts us-west-2)
 echo "# us-west-2 after kills: $after"
@@ -79,7 +80,7 @@ for kv in $after; do
 done
 # A fresh store (the state lost) adopts by tags and duplicates nothing.
 export DRCTL_STORE="$T_TMP/store-c"
-run "$DRCTL_BIN" --config-dir "$CFG" deploy us-west-2 --yes --no-edge
+run "$DRCTL_BIN" deploy us-west-2 --yes --no-edge
 expect_rc 0 "deploy with a fresh store adopts by tags"
 expect_eq "$(counts us-west-2)" "$after" "a fresh store created nothing"
 
