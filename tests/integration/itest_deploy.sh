@@ -209,4 +209,57 @@ expect_eq "$(A us-east-1 cloudfront list-distributions --query 'length(Distribut
 expect_eq "$(A us-east-1 route53 list-health-checks --query 'length(HealthChecks)')" 0 "no Route 53 health check left"
 moto_auth 0
 
+# A stack without a cache, which moto can destroy completely: an AWS
+# refusal mid-deploy names the resource and AWS's answer, the next deploy
+# continues, and destroy then leaves nothing of any type.
+NC="$T_TMP/nocache"
+cp -r "$DRCTL_SOURCE_DIR/regions/sandbox" "$NC"
+sed -i 's/^stack: litellm-sandbox$/stack: litellm-nocache/' "$NC/defaults.yaml"
+python3 - "$NC/defaults.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+s = re.sub(r"(\ncache:\n(?:[ \t]*#.*\n)*[ \t]*enabled:) true", r"\1 false", s, count=1)
+open(p, "w").write(s)
+PY
+grep -A3 '^cache:' "$NC/defaults.yaml" | grep -q 'enabled: false' && pass "no-cache profile made" || fail "no-cache profile made"
+NTAG="Name=tag:drctl:stack,Values=litellm-nocache"
+export DRCTL_CONFIG_DIR="$NC" DRCTL_STORE="$T_TMP/store-nocache"
+proxy_start --fail-all --faults 500 --match 'CreateSubnet'
+run env AWS_MAX_ATTEMPTS=1 "$DRCTL_BIN" --endpoint-url "$PROXY_URL" deploy us-east-1 --yes --no-edge
+expect_rc 5 "a refused create stops the deploy with the AWS exit code"
+expect_err_has "creating Subnet" "the refusal names the resource type"
+expect_err_has "(AWS::EC2::Subnet): ec2 CreateSubnet: InternalError" "the refusal carries AWS's code"
+proxy_stop
+run D deploy us-east-1 --yes --no-edge
+expect_rc 0 "the next deploy continues and completes"
+expect_eq "$(A us-east-1 ec2 describe-vpcs --filters "$NTAG" --query 'length(Vpcs)')" 1 "no-cache stack: one VPC"
+run D destroy us-east-1 --yes --force
+expect_rc 0 "destroy of the no-cache stack leaves nothing it could not delete"
+R=us-east-1
+for q in "ec2 describe-vpcs --filters $NTAG --query length(Vpcs)" \
+         "ec2 describe-subnets --filters $NTAG --query length(Subnets)" \
+         "ec2 describe-route-tables --filters $NTAG --query length(RouteTables)" \
+         "ec2 describe-internet-gateways --filters $NTAG --query length(InternetGateways)" \
+         "ec2 describe-security-groups --filters $NTAG --query length(SecurityGroups)" \
+         "ec2 describe-addresses --filters $NTAG --query length(Addresses)" \
+         "ec2 describe-nat-gateways --filter $NTAG Name=state,Values=available,pending --query length(NatGateways)" \
+         "ec2 describe-vpc-endpoints --filters $NTAG --query length(VpcEndpoints[?State!='deleted'])" \
+         "ec2 describe-flow-logs --filter $NTAG --query length(FlowLogs)" \
+         "elbv2 describe-load-balancers --query length(LoadBalancers)" \
+         "elbv2 describe-target-groups --query length(TargetGroups)" \
+         "ecs describe-clusters --clusters litellm-nocache --query length(clusters[?status=='ACTIVE'])" \
+         "rds describe-db-instances --query length(DBInstances)" \
+         "rds describe-db-subnet-groups --query length(DBSubnetGroups[?starts_with(DBSubnetGroupName,'litellm-nocache')])" \
+         "s3api list-buckets --query length(Buckets[?starts_with(Name,'litellm-nocache')])" \
+         "secretsmanager list-secrets --query length(SecretList)" \
+         "logs describe-log-groups --query length(logGroups[?contains(logGroupName,'litellm-nocache')])" \
+         "cloudwatch describe-alarms --query length(MetricAlarms)" \
+         "application-autoscaling describe-scalable-targets --service-namespace ecs --query length(ScalableTargets)" \
+         "kms list-aliases --query length(Aliases[?starts_with(AliasName,'alias/litellm-nocache')])" \
+         "iam list-roles --query length(Roles[?starts_with(RoleName,'litellm-nocache')])"; do
+    # shellcheck disable=SC2086
+    expect_eq "$(A $R $q)" 0 "no-cache stack destroyed: $(echo "$q" | cut -d' ' -f1-2) empty"
+done
+
 finish
