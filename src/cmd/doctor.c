@@ -207,8 +207,13 @@ static void check_tool(doctor *d, const char *prog)
         pclose(p);
     }
     line[strcspn(line, "\n")] = '\0';
-    const char *ver = strrchr(line, ' ');
-    report(d, CHECK_OK, prog, "%s (%s)", ver ? ver + 1 : line, path);
+    /* "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the version is
+     * the word after the product name. */
+    const char *ver = strstr(line, ") ");
+    char version[64];
+    snprintf(version, sizeof(version), "%.*s", ver ? (int)strcspn(ver + 2, " ") : (int)strlen(line),
+             ver ? ver + 2 : line);
+    report(d, CHECK_OK, prog, "%s (%s)", version, path);
     free(cmd);
     free(path);
 }

@@ -13,7 +13,7 @@ for f in "us-east-1 query" "us-east-1 ec2" "us-east-1 json" "us-east-1 rest-xml"
 done
 expect_out_has "ok    credentials" "doctor: credentials ok"
 expect_out_has "ok    identity" "doctor: identity ok"
-expect_out_has "ok    pg_dump" "doctor: pg_dump found"
+expect_out_has "ok    pg_dump                15." "doctor: pg_dump found with its version"
 expect_out_has "sandbox mapping in force (DRCTL_DB_MAP): RDS in us-east-1" "doctor: reports the sandbox DB mapping"
 expect_not_has "$AWS_SECRET_ACCESS_KEY" "doctor: secret key never printed"
 
