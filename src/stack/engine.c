@@ -220,10 +220,36 @@ static void resolver_init(eng *e, dr_resolver *r, int plan)
 static int resolve_resource(eng *e, const dr_resolver *r, const dr_resource *res, json_t **out,
                             dr_err *err)
 {
-    if (dr_resolve(r, res->properties, out, err) != 0)
+    if (dr_resolve(r, res->properties, out, err) == 0) {
+        if (!*out)
+            *out = json_object();
+        return 0;
+    }
+    /* Another region's output is missing: if it is only needed by the
+     * resource's deferrable property, go on without that property (the
+     * next deploy adds it in place); anything else is an error. */
+    json_t *deferred = res->deferrable ? json_object_get(res->properties, res->deferrable) : NULL;
+    if (err->code != DR_E_NOT_FOUND || !deferred)
         return dr_err_wrap(err, "resolving %s (%s)", res->logical_id, res->type);
-    if (!*out)
-        *out = json_object();
+    dr_err why = *err;
+    json_t *partial = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(res->properties, k, v)
+    {
+        if (v == deferred)
+            continue;
+        json_t *rv = NULL;
+        if (dr_resolve(r, v, &rv, err) != 0) {
+            json_decref(partial);
+            return dr_err_wrap(err, "resolving %s (%s)", res->logical_id, res->type);
+        }
+        if (rv)
+            json_object_set_new(partial, k, rv);
+    }
+    dr_warn(e->o->log, "%s (%s): %s waits: %s; deploy that region, then this one again",
+            res->logical_id, res->type, res->deferrable, why.msg);
+    *out = partial;
     return 0;
 }
 

@@ -49,6 +49,13 @@ typedef struct dr_resource {
      * DeletionPolicy and UpdateReplacePolicy. The engine's destroy of a drill
      * ignores it. */
     const char *deletion_policy; /* static string */
+    /* A top-level property that may wait for another region's output
+     * (static string, or NULL): when that output is not saved yet, deploy
+     * applies the resource without it and says so, and the next deploy,
+     * once the other region exists, adds it in place. Only properties whose
+     * absence is safe go here (bucket replication, the replication role's
+     * policy); anything else that needs a missing output fails the deploy. */
+    const char *deferrable;
 } dr_resource;
 
 typedef struct dr_model {

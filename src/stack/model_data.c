@@ -217,10 +217,13 @@ static json_t *replication(dr_mb *b, const char *source_name)
         dr_other_output(standby, "KmsKeyArn"), "Condition", "StringEquals", "kms:ViaService",
         dr_str_take(dr_xasprintf("s3.%s.amazonaws.com", standby)));
     free(src_arn);
-    dr_mb_add(b, "ReplicationRole", "AWS::IAM::Role",
-              dr_service_role(b, "replication",
-                              "S3 replication of the data bucket to the standby region",
-                              "s3.amazonaws.com", "replicate-to-standby", statements));
+    dr_resource *role = dr_mb_add(
+        b, "ReplicationRole", "AWS::IAM::Role",
+        dr_service_role(b, "replication", "S3 replication of the data bucket to the standby region",
+                        "s3.amazonaws.com", "replicate-to-standby", statements));
+    /* The standby's bucket and key exist only once the standby is deployed,
+     * and the standby's replica needs the primary's database first. */
+    role->deferrable = "Policies";
     char rule[64];
     snprintf(rule, sizeof(rule), "to-%s", standby);
     return json_pack(
@@ -254,6 +257,8 @@ static void data_bucket(dr_mb *b)
     free(name);
     dr_resource *r = dr_mb_add(b, "Bucket", "AWS::S3::Bucket", props);
     r->deletion_policy = "Retain";
+    if (b->parts & DR_PART_REPLICATE)
+        r->deferrable = "ReplicationConfiguration";
     tls_only_policy(b, "BucketPolicy", "Bucket");
     dr_mb_output(b, "BucketName", dr_ref("Bucket"), "The LiteLLM data bucket");
     dr_mb_output(b, "BucketArn", dr_getatt("Bucket", "Arn"),

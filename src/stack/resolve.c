@@ -385,7 +385,9 @@ static int other_output(const dr_resolver *r, json_t *args, json_t **out, dr_err
     } else if (r->plan) {
         *out = unknown();
     } else {
-        dr_err_set(err, DR_E_CONFIG, "output %s of %s is not saved (%s)", name, scope,
+        /* DR_E_NOT_FOUND: the engine tells this apart from other errors to
+         * let deferrable properties wait (model.h). */
+        dr_err_set(err, DR_E_NOT_FOUND, "output %s of %s is not saved (%s)", name, scope,
                    json_is_null(outputs) ? "that region has no state in this store"
                                          : "its last deploy did not produce it");
         rc = dr_err_hint(err, "deploy %s first (with the same --store)", scope);
