@@ -137,6 +137,14 @@ int dr_bundle_writer_add_buffer(dr_bundle_writer *w, const char *path, const voi
 int dr_bundle_writer_add_stream(dr_bundle_writer *w, const char *path, dr_read_fn read, void *ud,
                                 const dr_bundle_entry_opts *eo, dr_err *err);
 
+/* An entry of known size streamed from `read` without buffering it whole (a tar header with
+ * the size first, then the bytes, SHA-256 computed on the way). Fails (DR_E_IO, naming the path)
+ * if read delivers more or fewer than `size` bytes; the bundle is then unusable (abort it).
+ * `read` is called once more after the last byte and must then return 0. */
+int dr_bundle_writer_add_sized(dr_bundle_writer *w, const char *path, uint64_t size,
+                               dr_read_fn read, void *ud, const dr_bundle_entry_opts *eo,
+                               dr_err *err);
+
 /* A local regular file, streamed (its size is known); fails if the file
  * changes size while it is read. */
 int dr_bundle_writer_add_file(dr_bundle_writer *w, const char *path, const char *fs_path,

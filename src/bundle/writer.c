@@ -557,6 +557,73 @@ int dr_bundle_writer_add_buffer(dr_bundle_writer *w, const char *path, const voi
     return rc;
 }
 
+/* Streams exactly `size` bytes from read_fn into an entry whose header is
+ * already promised; `what` names the source in messages. One more read
+ * after the last byte must return 0: a source that keeps going would
+ * otherwise be silently cut. */
+static int put_sized(dr_bundle_writer *w, const char *path, uint64_t size, dr_read_fn read_fn,
+                     void *ud, unsigned mode, int64_t mtime, const char *what, int *mismatch,
+                     dr_err *err)
+{
+    uint64_t done = 0;
+    locale_t old = enter(w);
+    int rc = begin_entry(w, path, size, mode, mtime, err);
+    while (rc == 0) {
+        long k = read_fn(ud, (char *)w->io, IO_SIZE);
+        if (k < 0 || (size_t)k > IO_SIZE) {
+            rc = dr_err_set(err, DR_E_IO, "bundle entry '%s': reading %s failed at byte %llu", path,
+                            what, (unsigned long long)done);
+        } else if (k == 0 || done + (uint64_t)k > size) {
+            if (k == 0 && done == size)
+                break;
+            *mismatch = 1;
+            rc = dr_err_set(err, DR_E_IO,
+                            "bundle entry '%s': %s delivered %s than the %llu bytes announced",
+                            path, what, k == 0 ? "fewer" : "more", (unsigned long long)size);
+        } else {
+            rc = entry_data(w, path, w->io, (size_t)k, err);
+            done += (uint64_t)k;
+        }
+    }
+    if (rc == 0)
+        rc = end_entry(w, new_entry(w), path, size, mode, mtime, err);
+    if (rc != 0)
+        w->failed = 1; /* a header promised bytes that never came */
+    leave(old);
+    return rc;
+}
+
+int dr_bundle_writer_add_sized(dr_bundle_writer *w, const char *path, uint64_t size,
+                               dr_read_fn read_fn, void *ud, const dr_bundle_entry_opts *eo,
+                               dr_err *err)
+{
+    if (usable(w, err) != 0 || check_new_path(w, path, 0, err) != 0)
+        return -1;
+    int64_t mtime = eo && eo->mtime ? eo->mtime : w->captured_at;
+    int mismatch = 0;
+    return put_sized(w, path, size, read_fn, ud, entry_mode(path, eo), mtime, "its data", &mismatch,
+                     err);
+}
+
+/* A regular file as a sized source; EINTR is retried. */
+typedef struct fd_src {
+    int fd;
+    int err; /* errno of a failed read */
+} fd_src;
+
+static long fd_src_read(void *ud, char *buf, size_t n)
+{
+    fd_src *s = ud;
+    for (;;) {
+        ssize_t k = read(s->fd, buf, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            s->err = errno;
+        return (long)k;
+    }
+}
+
 int dr_bundle_writer_add_file(dr_bundle_writer *w, const char *path, const char *fs_path,
                               const dr_bundle_entry_opts *eo, dr_err *err)
 {
@@ -573,32 +640,17 @@ int dr_bundle_writer_add_file(dr_bundle_writer *w, const char *path, const char 
     }
     unsigned mode = entry_mode(path, eo);
     int64_t mtime = eo && eo->mtime ? eo->mtime : w->captured_at;
-    uint64_t size = (uint64_t)st.st_size, done = 0;
-    locale_t old = enter(w);
-    int rc = begin_entry(w, path, size, mode, mtime, err);
-    while (rc == 0) {
-        ssize_t k = read(fd, w->io, IO_SIZE);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = dr_err_set(err, DR_E_IO, "bundle entry '%s': reading %s: %s", path, fs_path,
-                            strerror(errno));
-        } else if (k == 0 || done + (uint64_t)k > size) {
-            if (k == 0 && done == size)
-                break;
-            rc = dr_err_set(err, DR_E_IO, "bundle entry '%s': %s changed size while read", path,
-                            fs_path);
-        } else {
-            rc = entry_data(w, path, w->io, (size_t)k, err);
-            done += (uint64_t)k;
-        }
-    }
+    fd_src src = {.fd = fd};
+    int mismatch = 0;
+    int rc = put_sized(w, path, (uint64_t)st.st_size, fd_src_read, &src, mode, mtime, fs_path,
+                       &mismatch, err);
     close(fd);
-    if (rc == 0)
-        rc = end_entry(w, new_entry(w), path, size, mode, mtime, err);
-    if (rc != 0)
-        w->failed = 1; /* a header promised bytes that never came */
-    leave(old);
+    /* Say why in a file's terms. */
+    if (rc != 0 && src.err)
+        dr_err_set(err, DR_E_IO, "bundle entry '%s': reading %s: %s", path, fs_path,
+                   strerror(src.err));
+    else if (rc != 0 && mismatch)
+        dr_err_set(err, DR_E_IO, "bundle entry '%s': %s changed size while read", path, fs_path);
     return rc;
 }
 

@@ -11,6 +11,8 @@ int cmd_plan(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_status(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_destroy(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_backup(dr_ctx *ctx, int argc, char **argv, dr_err *err);
+int cmd_bundles(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_help(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 int cmd_version(dr_ctx *ctx, int argc, char **argv, dr_err *err);
 
