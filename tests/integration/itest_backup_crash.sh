@@ -61,14 +61,14 @@ echo "# an uninterrupted backup took $dur ms"
 kills=0
 for frac in 5 15 25 35 45 55 65 75 85 95; do
     at=$((dur * frac / 100))
-    "$DRCTL_BIN" backup --full >"$T_TMP/k.out" 2>"$T_TMP/k.err" &
+    "$DRCTL_BIN" -v backup --full >"$T_TMP/k.out" 2>"$T_TMP/k.err" &
     pid=$!
     sleep "$(printf '%d.%03d' $((at / 1000)) $((at % 1000)))"
     if kill -9 $pid 2>/dev/null; then
         kills=$((kills + 1))
         # pg_dump is our child: it dies with its pipe; give it a moment.
         wait $pid 2>/dev/null
-        echo "# killed at $at ms ($frac % of a run)"
+        echo "# killed at $at ms ($frac % of a run); its last log line: $(tail -n 1 "$T_TMP/k.err" | cut -c1-150)"
     else
         wait $pid 2>/dev/null
         echo "# the run at $frac % had already finished"

@@ -38,24 +38,24 @@ secret=$(A us-east-1 secretsmanager get-secret-value --secret-id "$STACK/litellm
 run "$DRCTL_BIN" bundles verify 1
 expect_rc 0 "verify with both regions' KMS keys available"
 
-k1=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["outputs"]["KmsKeyArn"])' "$STORE/state/$STACK/us-east-1.json")
-k2=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["outputs"]["KmsKeyArn"])' "$STORE/state/$STACK/us-west-2.json")
-A us-east-1 kms disable-key --key-id "$k1"
-run "$DRCTL_BIN" bundles verify 1
-expect_rc 0 "us-east-1's key disabled (the region is down): the bundle opens with us-west-2's wrap"
-expect_out_has "us-west-2" "verify says it opened with the us-west-2 wrap"
-
-A us-west-2 kms disable-key --key-id "$k2"
-run "$DRCTL_BIN" bundles verify 1
+# us-east-1 down: every KMS call signed for us-east-1 fails (the fault
+# proxy in front of moto answers 503; moto itself does not refuse Decrypt
+# with a disabled key, so disabling keys would prove nothing).
+proxy_start --fail-all --faults 503 --match 'kms [^ ]+ us-east-1$'
+run env AWS_ENDPOINT_URL="$PROXY_URL" AWS_MAX_ATTEMPTS=1 "$DRCTL_BIN" bundles verify 1
+expect_rc 0 "us-east-1's KMS down: the bundle opens with us-west-2's wrap"
+expect_out_has "opened with aws-kms us-west-2" "verify says it opened with the us-west-2 wrap"
+proxy_stop
+proxy_start --fail-all --faults 503 --match 'kms [^ ]+ us-(east-1|west-2)$'
+run env AWS_ENDPOINT_URL="$PROXY_URL" AWS_MAX_ATTEMPTS=1 "$DRCTL_BIN" bundles verify 1
 [ "$T_RC" != 0 ] && pass "no usable key: verify fails (exit $T_RC)" || fail "verify passed with no usable key"
 expect_err_has "us-east-1" "the error lists the us-east-1 wrap"
 expect_err_has "us-west-2" "the error lists the us-west-2 wrap"
 expect_err_has "recovery" "the error lists the recovery-key wrap"
+proxy_stop
 
 # No AWS at all: an endpoint nothing listens on, the recovery key only.
 run env AWS_ENDPOINT_URL=http://127.0.0.1:9 DRCTL_RECOVERY_KEY="$T_TMP/recovery.pem" "$DRCTL_BIN" bundles verify 1
 expect_rc 0 "with no AWS reachable, the offline recovery key opens the bundle"
 expect_out_has "recovery" "verify says it opened with the recovery key"
-A us-east-1 kms enable-key --key-id "$k1"
-A us-west-2 kms enable-key --key-id "$k2"
 finish

@@ -37,7 +37,8 @@ including Host, which SigV4 signs; the body streamed), except that it can:
     instead (the client sees a short body).
   * add --latency-ms to every forwarded request.
   * --match REGEX limits fault injection to requests whose descriptor
-    "METHOD PATH SERVICE OPERATION" matches (re.search).
+    "METHOD PATH SERVICE OPERATION REGION" matches (re.search); REGION is
+    the SigV4 credential scope's region, "-" for unsigned requests.
 
 Control endpoints on the same port (never forwarded, never counted):
   GET  /__proxy/stats    counts (requests, forwarded, faults per kind, cuts,
@@ -507,7 +508,10 @@ class Handler(BaseHTTPRequestHandler):
         elif kind == "chunked":
             pass  # streamed
         proto, service, op = classify(self.command, path, query, self.headers, buffered)
-        desc = "%s %s %s %s" % (self.command, path, service, op)
+        # The region comes from the SigV4 credential scope, so that a test
+        # can fail one region's calls (a regional outage).
+        m = re.search(r"Credential=[^/]+/[0-9]{8}/([a-z0-9-]+)/", self.headers.get("Authorization", ""))
+        desc = "%s %s %s %s %s" % (self.command, path, service, op, m.group(1) if m else "-")
         key = "%s %s %s %s" % (self.command, target, op, length)
         seq, fault = st.decide(desc, key)
         rid = request_id(seq)
