@@ -95,6 +95,8 @@ expect_rc 9 "a second backup while the lock is held exits 9 (locked)"
 expect_err_has "lock" "the message says it is locked"
 wait $HOLDER
 V1="$STORE/bundles/$STACK/$STACK-v000001.drb"
+cp "$V1" "$T_TMP/v1.drb" 2>/dev/null
+cp "$STORE/bundles/$STACK/$STACK-v000001.json" "$T_TMP/v1.json" 2>/dev/null
 [ -f "$V1" ] && pass "v1 is in the local store" || fail "no $V1"
 [ -f "$STORE/bundles/$STACK/$STACK-v000001.json" ] && pass "v1 summary beside it" || fail "no v1 summary"
 expect_eq "$(A us-west-2 s3api list-objects-v2 --bucket "$VAULT" --query "Contents[?ends_with(Key, '-v000001.drb')].Size | [0]")" \
@@ -194,7 +196,47 @@ run "$DRCTL_BIN" bundles list
 expect_rc 0 "bundles list"
 expect_out_has "incremental" "list shows the incremental v2"
 
+# ---- show, verify --deep, prune ------------------------------------------
+run "$DRCTL_BIN" bundles show 2
+expect_rc 0 "bundles show v2"
+expect_out_has "incremental, parent v1" "show: kind and parent"
+expect_out_has "rds-snapshot us-west-2" "show: the snapshot copied to the standby"
+run "$DRCTL_BIN" bundles verify 2 --deep
+expect_rc 0 "verify --deep restores v2's dump into a scratch database"
+expect_out_has "rows match" "verify --deep: per-table counts and checksums match"
+expect_eq "$(psql -X -At -h 127.0.0.1 -p "$PGP2" -U postgres -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'drctl_verify%'")" 0 \
+    "the scratch database is dropped"
+snaps_before=$(A us-west-2 rds describe-db-snapshots --query "length(DBSnapshots[?starts_with(DBSnapshotIdentifier, '$STACK-v00000')])")
+expect_eq "$snaps_before" 2 "two snapshot copies in us-west-2 (v1, v2)"
+# Keep only the newest bundle from now on.
+sed -i 's/^  keep_last: .*/  keep_last: 1/; s/^  daily: .*/  daily: 0/; s/^  weekly: .*/  weekly: 0/; s/^  monthly: .*/  monthly: 0/' "$CFG/defaults.yaml"
+run "$DRCTL_BIN" bundles prune --dry-run
+expect_rc 0 "prune --dry-run"
+expect_out_has "keep v2" "dry run keeps the newest"
+expect_out_has "keep v1 (parent of v2)" "dry run keeps v1: the kept incremental v2 needs it"
+run "$DRCTL_BIN" backup --full
+expect_rc 0 "a full v3"
+run "$DRCTL_BIN" bundles prune --dry-run
+expect_out_has "delete v1" "dry run: v1 would go"
+expect_out_has "delete v2" "dry run: v2 would go"
+[ -f "$STORE/bundles/$STACK/$STACK-v000001.drb" ] && pass "dry run deleted nothing" || fail "dry run deleted v1"
+run "$DRCTL_BIN" bundles prune
+expect_rc 0 "prune"
+[ ! -e "$STORE/bundles/$STACK/$STACK-v000001.drb" ] && [ ! -e "$STORE/bundles/$STACK/$STACK-v000002.drb" ] &&
+    [ -f "$STORE/bundles/$STACK/$STACK-v000003.drb" ] && pass "v1 and v2 pruned, v3 kept" || fail "prune result"
+expect_eq "$(A us-west-2 rds describe-db-snapshots --query "length(DBSnapshots[?starts_with(DBSnapshotIdentifier, '$STACK-v00000')])")" 1 \
+    "the RDS snapshot copies of pruned bundles are deleted (us-west-2)"
+expect_eq "$(A us-east-1 rds describe-db-snapshots --query "length(DBSnapshots[?starts_with(DBSnapshotIdentifier, '$STACK-v00000')])")" 1 \
+    "the RDS snapshots of pruned bundles are deleted (us-east-1)"
+run "$DRCTL_BIN" bundles prune --vault
+echo "# prune --vault: exit $T_RC: $(printf '%s' "$T_OUT$T_ERR" | tr '\n' ' ' | cut -c1-300)"
+nv=$(A us-west-2 s3api list-objects-v2 --bucket "$VAULT" --query "length(Contents[?ends_with(Key, '.drb')])")
+expect_eq "$nv" 3 "the vault keeps v1 and v2 while their Object Lock retention runs"
+expect_rc 5 "prune --vault reports the locked bundles (exit 5)"
+expect_err_has "locked by S3 Object Lock (GOVERNANCE) until" "the error names the lock and its date"
+
 # ---- corruption: single flipped bytes -----------------------------------
+V1="$T_TMP/v1.drb"
 size=$(stat -c %s "$V1")
 detected=0
 tries=0
@@ -205,7 +247,7 @@ import sys
 f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^0x5a])); f.close()" "$T_TMP/bad.drb" "$off"
     mkdir -p "$T_TMP/cstore/bundles/$STACK"
     cp "$T_TMP/bad.drb" "$T_TMP/cstore/bundles/$STACK/$STACK-v000001.drb"
-    cp "$STORE/bundles/$STACK/$STACK-v000001.json" "$T_TMP/cstore/bundles/$STACK/"
+    cp "$T_TMP/v1.json" "$T_TMP/cstore/bundles/$STACK/$STACK-v000001.json"
     run "$DRCTL_BIN" bundles verify 1 --store "$T_TMP/cstore"
     tries=$((tries + 1))
     if [ "$T_RC" = 7 ] && printf '%s' "$T_ERR" | grep -qE "entry|segment|footer|header|manifest|tail|chunk|sha256|checksum"; then
