@@ -24,7 +24,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -1105,17 +1104,38 @@ int dr_store_publish(dr_store *s, const char *stack, uint64_t version, const cha
 
 /* ---- cleanup ------------------------------------------------------------ */
 
-static size_t *nftw_count;
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Removes everything under dir (not dir itself), counting the files. A
+ * plain recursion rather than nftw(3), whose callback has no user pointer:
+ * the count would need a global. Symlinks are removed, never followed. */
+static int rm_tree_under(const char *dir, size_t *count)
 {
-    if (ftw->level == 0)
-        return 0; /* keep tmp/<stack> itself */
-    if (remove(path) != 0)
-        return -1;
-    if (flag != FTW_DP && nftw_count)
-        (*nftw_count)++;
-    return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *de;
+    int rc = 0;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char *p = dr_xasprintf("%s/%s", dir, de->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0) {
+            rc = errno == ENOENT ? 0 : -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            rc = rm_tree_under(p, count);
+            if (rc == 0 && rmdir(p) != 0)
+                rc = -1;
+        } else if (unlink(p) != 0) {
+            rc = errno == ENOENT ? 0 : -1;
+        } else if (count) {
+            (*count)++;
+        }
+        free(p);
+    }
+    int e = errno;
+    closedir(d);
+    errno = e;
+    return rc;
 }
 
 static int cleanup_local(dr_store *s, const char *stack, size_t *removed, dr_err *err)
@@ -1124,10 +1144,8 @@ static int cleanup_local(dr_store *s, const char *stack, size_t *removed, dr_err
     struct stat st;
     int rc = 0;
     if (lstat(tmp, &st) == 0) {
-        nftw_count = removed;
-        if (nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        if (rm_tree_under(tmp, removed) != 0)
             rc = dr_err_set(err, DR_E_IO, "cleaning %s: %s", tmp, strerror(errno));
-        nftw_count = NULL;
     }
     free(tmp);
     if (rc != 0)
