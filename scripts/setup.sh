@@ -22,7 +22,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config libcurl4-openssl-dev libssl-dev libarchive-dev
   libzstd-dev zstd libjansson-dev libyaml-dev libxml2-dev libpq-dev libinih-dev
-  libcriterion-dev postgresql-15 postgresql-client-15 curl)
+  libcriterion-dev postgresql-15 postgresql-client-15 curl chromium)
 PGBIN=/usr/lib/postgresql/15/bin
 
 die() {

@@ -270,8 +270,12 @@ int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err)
                                              {"wait", no_argument, NULL, 'w'},
                                              {"global", no_argument, NULL, 'g'},
                                              {"no-edge", no_argument, NULL, 'E'},
+                                             {"active", no_argument, NULL, 'A'},
+                                             {"db-source", required_argument, NULL, 'D'},
+                                             {"db-snapshot", required_argument, NULL, 'N'},
                                              {NULL, 0, NULL, 0}};
     const dr_command *self = dr_command_find("deploy");
+    dr_model_opts mo = {DR_MODEL_AUTO, DR_DB_AUTO, NULL};
     const char *dir_opt = NULL, *store_opt = NULL;
     deploy_opts d = {0};
     int global = 0, no_edge = 0, c;
@@ -304,10 +308,37 @@ int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err)
         case 'E':
             no_edge = 1;
             break;
+        case 'A':
+            mo.state = DR_MODEL_ACTIVE;
+            break;
+        case 'D':
+            if (strcmp(optarg, "auto") == 0)
+                mo.db_source = DR_DB_AUTO;
+            else if (strcmp(optarg, "fresh") == 0)
+                mo.db_source = DR_DB_FRESH;
+            else if (strcmp(optarg, "snapshot") == 0)
+                mo.db_source = DR_DB_SNAPSHOT;
+            else if (strcmp(optarg, "promoted") == 0)
+                mo.db_source = DR_DB_PROMOTED;
+            else {
+                dr_err_set(err, DR_E_USAGE,
+                           "--db-source: '%s' is not auto, fresh, snapshot or "
+                           "promoted",
+                           optarg);
+                return -1;
+            }
+            break;
+        case 'N':
+            mo.db_snapshot = optarg;
+            break;
         }
     }
     int nargs = argc - optind;
     const char *region = nargs == 1 ? argv[optind] : NULL;
+    if (mo.db_source == DR_DB_SNAPSHOT && !mo.db_snapshot) {
+        dr_err_set(err, DR_E_USAGE, "--db-source snapshot needs --db-snapshot ID");
+        return -1;
+    }
     if (nargs > 1 || (!region && !global)) {
         dr_err_set(err, DR_E_USAGE,
                    nargs > 1 ? "deploy takes one region" : "deploy needs a region");
@@ -333,7 +364,7 @@ int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err)
     int rc = -1;
     if (global) {
         dr_model g;
-        if (dr_model_build_global(&set, &g, err) != 0)
+        if (dr_model_build_global_as(&set, mo.state, &g, err) != 0)
             goto out;
         char *missing = missing_outputs(&g, d.store);
         if (*missing) {
@@ -352,7 +383,7 @@ int cmd_deploy(dr_ctx *ctx, int argc, char **argv, dr_err *err)
         const dr_region_profile *p = NULL;
         dr_model m;
         if (dr_cmd_region_profile(&set, dir, region, &p, err) != 0 ||
-            dr_model_build_regional(&set, p, &m, err) != 0)
+            dr_model_build_regional_opts(&set, p, &mo, &m, err) != 0)
             goto out;
         rc = deploy_model(ctx, &m, m.region, p, &d, report, err);
         dr_model_free(&m);
