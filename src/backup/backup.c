@@ -710,9 +710,10 @@ static int open_stores(run *r, dr_err *err)
         }
     }
     size_t removed = 0;
+    /* The vault is cleaned after catch_up_vault: an upload a crash cut
+     * short is resumed there (its parts are reused), not aborted here. */
     if (dr_store_cleanup(r->local, r->stack, &removed, err) != 0 ||
-        (r->target && dr_store_cleanup(r->target, r->stack, &removed, err) != 0) ||
-        (r->vault && dr_store_cleanup(r->vault, r->stack, &removed, err) != 0))
+        (r->target && dr_store_cleanup(r->target, r->stack, &removed, err) != 0))
         return -1;
     if (removed)
         dr_info(o->log, "removed %zu leftover%s of interrupted runs", removed,
@@ -797,8 +798,15 @@ int dr_backup_run(const dr_backup_opts *o, dr_backup_result *res, dr_err *err)
         goto out;
     if (open_stores(&r, err) != 0)
         goto out;
-    if (r.vault && catch_up_vault(&r, res, err) != 0)
-        goto out;
+    if (r.vault) {
+        size_t aborted = 0;
+        if (catch_up_vault(&r, res, err) != 0 ||
+            dr_store_cleanup(r.vault, r.stack, &aborted, err) != 0)
+            goto out;
+        if (aborted)
+            dr_info(o->log, "aborted %zu unfinished upload%s in the vault", aborted,
+                    aborted == 1 ? "" : "s");
+    }
 
     /* Key wraps: this region's KMS key, the standby's, the recovery key.
      * A bundle that opens only in the region that failed is no backup. */

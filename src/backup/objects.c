@@ -43,7 +43,7 @@
 #define DEFAULT_CONCURRENCY 8
 #define MAX_CONCURRENCY 64
 #define DEFAULT_CHUNK (8u * 1024u * 1024u)
-#define DEFAULT_MAX_BUFFERED (32u * 1024u * 1024u)
+#define DEFAULT_MAX_BUFFERED (16u * 1024u * 1024u)
 /* Chunks taken but not yet consumed, at most: empty objects cost no ring
  * space, so the ring alone would not stop workers running ahead. */
 #define QUEUE_PER_WORKER 8

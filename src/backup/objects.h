@@ -73,7 +73,7 @@ typedef struct dr_objects_opts {
     const char *bucket;
     int concurrency;            /* parallel transfers; 0 = 8 (at most 64) */
     size_t chunk_size;          /* ranged GET size for big objects; 0 = 8 MiB */
-    size_t max_buffered;        /* bytes held in memory awaiting the writer; 0 = 32 MiB */
+    size_t max_buffered;        /* bytes held in memory awaiting the writer; 0 = 16 MiB */
     const json_t *parent_index; /* the parent bundle's s3/index.json, or NULL for a full capture */
     uint64_t version;           /* this bundle's version (written into index entries it holds) */
     const dr_log *log;

@@ -503,6 +503,19 @@ static int act_teardown(void *app, const dr_rb_call *c, json_t **detail, dr_err 
                     (char *)ops->store,
                     NULL};
     int rc = run_command(ops, c, cmd_destroy, argv, err);
+    /* The drill's state file goes whatever destroy left (what is left stays
+     * findable by its tags): the next drill then starts a new state epoch,
+     * so no idempotency token of this drill is ever presented again for
+     * resources that are gone (ACM, for one, refuses a token whose
+     * certificate was deleted). */
+    dr_state ds;
+    dr_err se;
+    dr_err_clear(&se);
+    if (dr_state_load(ops->store, stack, region, &ds, &se) == 0) {
+        if (dr_state_remove_file(&ds, &se) != 0)
+            dr_warn(LOG(ops), "%s", se.msg);
+        dr_state_free(&ds);
+    }
     /* The sandbox database of the drill goes too. */
     dr_dbmap m;
     dr_err e;

@@ -209,6 +209,13 @@ static int run_kind(kind k, dr_ctx *ctx, int argc, char **argv, dr_err *err)
         dr_err_set(err, DR_E_CONFIG, "no profile for %s in %s", target, dir);
         goto out;
     }
+    if (k == K_FAILOVER && primary && strcmp(target, primary) == 0) {
+        dr_err_set(err, DR_E_USAGE, "%s is the primary region of %s: failover goes to a standby",
+                   target, stack);
+        dr_err_hint(err, "to return to the primary after a failover, run 'drctl failback %s'",
+                    target);
+        goto out;
+    }
     if ((k == K_FAILOVER || k == K_FAILBACK) && strcmp(target, source) == 0) {
         dr_err_set(err, DR_E_USAGE, "%s to %s: that is already where the stack is served from",
                    kind_name(k), target);
