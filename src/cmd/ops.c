@@ -20,6 +20,7 @@
 #include "cmd/stackcmd.h"
 #include "db/dbmap.h"
 #include "db/pg.h"
+#include "stack/model.h"
 #include "stack/res_edge.h"
 #include "stack/state.h"
 #include "util/buf.h"
@@ -364,6 +365,36 @@ static int get_chain(dr_ops *ops, const dr_rb_call *c, dr_restore_chain **out, d
     return 0;
 }
 
+/* The bundle's native snapshot in region (its manifest's "snapshots"), or
+ * NULL. Borrowed from the chain. */
+static const char *bundle_snapshot(dr_restore_chain *ch, const char *region)
+{
+    const json_t *snaps = json_object_get(dr_restore_chain_manifest(ch), "snapshots");
+    size_t i;
+    const json_t *x;
+    json_array_foreach(snaps, i, x)
+    {
+        const char *t = json_string_value(json_object_get(x, "type"));
+        const char *r = json_string_value(json_object_get(x, "region"));
+        if (t && r && strcmp(t, "rds-snapshot") == 0 && strcmp(r, region) == 0)
+            return json_string_value(json_object_get(x, "arn"));
+    }
+    return NULL;
+}
+
+/* 1 when the sandbox mapping stands in for RDS in region. */
+static int sandbox_db(const char *region)
+{
+    dr_dbmap m;
+    dr_err e;
+    dr_err_clear(&e);
+    if (dr_dbmap_from_env(&m, &e) != 0)
+        return 0;
+    int mapped = dr_dbmap_lookup(&m, region) != NULL;
+    dr_dbmap_free(&m);
+    return mapped;
+}
+
 /* ---- actions ---------------------------------------------------------------- */
 
 static int act_check_bundle(void *app, const dr_rb_call *c, json_t **detail, dr_err *err)
@@ -456,9 +487,34 @@ static int act_deploy(void *app, const dr_rb_call *c, json_t **detail, dr_err *e
     argv[n++] = (char *)ops->store;
     if (state && strcmp(state, "active") == 0)
         argv[n++] = "--active";
+    /* A database from an RDS snapshot needs the snapshot: the bundle's copy
+     * in this region. None there: a fresh instance that the logical dump
+     * fills (what restore_path auto means). */
+    const char *snap = NULL;
+    if (!global && region && state && strcmp(state, "active") == 0 &&
+        (!dbs || strcmp(dbs, "auto") == 0 || strcmp(dbs, "snapshot") == 0)) {
+        const dr_region_profile *p = dr_profiles_find(&ops->set, region);
+        dr_db_source src = p ? dr_model_db_source(&ops->set, p, DR_MODEL_ACTIVE) : DR_DB_AUTO;
+        if (src == DR_DB_SNAPSHOT || (dbs && strcmp(dbs, "snapshot") == 0)) {
+            dr_restore_chain *ch = NULL;
+            if (get_chain(ops, c, &ch, err) != 0)
+                return -1;
+            snap = bundle_snapshot(ch, region);
+            if (!snap && p && p->database.restore_path == DR_DB_RESTORE_SNAPSHOT)
+                return dr_err_set(err, DR_E_NOT_FOUND,
+                                  "database.restore_path is snapshot but bundle v%llu has no "
+                                  "RDS snapshot in %s",
+                                  (unsigned long long)ops->chain_version, region);
+            dbs = snap ? "snapshot" : "fresh";
+        }
+    }
     if (dbs && strcmp(dbs, "auto") != 0) {
         argv[n++] = "--db-source";
         argv[n++] = (char *)dbs;
+    }
+    if (snap) {
+        argv[n++] = "--db-snapshot";
+        argv[n++] = (char *)snap;
     }
     argv[n] = NULL;
     if (global) {
@@ -475,8 +531,9 @@ static int act_deploy(void *app, const dr_rb_call *c, json_t **detail, dr_err *e
     int rc = run_command(ops, c, cmd_deploy, argv, err);
     if (rc != 0)
         return -1;
-    *detail = json_pack("{s:s, s:s, s:s}", "stack", stack, "region", global ? "global" : region,
-                        "state", state ? state : "auto");
+    *detail = json_pack("{s:s, s:s, s:s, s:s?, s:s?}", "stack", stack, "region",
+                        global ? "global" : region, "state", state ? state : "auto", "db_source",
+                        dbs, "db_snapshot", snap);
     return 0;
 }
 
@@ -615,6 +672,27 @@ static int act_restore_database(void *app, const dr_rb_call *c, json_t **detail,
     dr_restore_chain *ch;
     if (!stack || get_chain(ops, c, &ch, err) != 0)
         return -1;
+    /* An instance RDS restored from the bundle's snapshot already holds the
+     * data, unless the sandbox stands in for RDS: its snapshots hold none,
+     * so there the logical dump carries the data (said in the detail). */
+    const char *snap = bundle_snapshot(ch, region);
+    const dr_region_profile *rp = dr_profiles_find(&ops->set, region);
+    int from_snapshot = 0;
+    if (snap && rp && rp->database.restore_path != DR_DB_RESTORE_LOGICAL) {
+        dr_state st;
+        if (load_state(ops, stack, region, &st, err) != 0)
+            return -1;
+        const char *used = json_string_value(json_object_get(
+            json_object_get(dr_state_get(&st, "Db"), "properties"), "DBSnapshotIdentifier"));
+        from_snapshot = used && strcmp(used, snap) == 0;
+        dr_state_free(&st);
+    }
+    if (from_snapshot && !sandbox_db(region)) {
+        *detail = json_pack("{s:s, s:I}", "restored_by", snap, "recovery_point",
+                            (json_int_t)dr_restore_chain_captured_at(ch));
+        fprintf(c->out, "    restored by RDS from the bundle's snapshot %s\n", snap);
+        return 0;
+    }
     char *conninfo = NULL, *password = NULL;
     if (db_conn(ops, stack, region, 1, &conninfo, &password, err) != 0)
         return -1;
@@ -631,9 +709,13 @@ static int act_restore_database(void *app, const dr_rb_call *c, json_t **detail,
     free_conn(conninfo, password);
     if (rc != 0)
         return -1;
-    *detail = json_pack("{s:I, s:I, s:I, s:f, s:I}", "tables", (json_int_t)r.tables, "rows",
-                        (json_int_t)r.rows, "dump_bytes", (json_int_t)r.dump_bytes, "seconds",
-                        r.seconds, "recovery_point", (json_int_t)dr_restore_chain_captured_at(ch));
+    *detail = json_pack(
+        "{s:I, s:I, s:I, s:f, s:I, s:s?}", "tables", (json_int_t)r.tables, "rows",
+        (json_int_t)r.rows, "dump_bytes", (json_int_t)r.dump_bytes, "seconds", r.seconds,
+        "recovery_point", (json_int_t)dr_restore_chain_captured_at(ch), "note",
+        from_snapshot ? "the instance was restored from the bundle's RDS snapshot; the sandbox's "
+                        "snapshots hold no data, so the logical dump carries it"
+                      : NULL);
     fprintf(c->out, "    %zu tables, %lld rows restored and checked against the bundle\n", r.tables,
             (long long)r.rows);
     return 0;

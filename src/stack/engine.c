@@ -429,8 +429,26 @@ static int plan_read(const eng *e, const dr_handler *h, const char *id, const ch
         return 0;
     dr_apply_ctx c;
     apply_ctx(e, e->aws, &c);
-    if (h->read(&c, phys, props, exists, live, err) != 0)
+    if (h->read(&c, phys, props, exists, live, err) != 0) {
+        /* IAM's API lives in us-east-1 whatever the region: during an outage
+         * of us-east-1, the standby must still come up. A role deployed
+         * before keeps working (IAM's data plane is global), so when IAM
+         * cannot be reached the resource is taken as last deployed: plan
+         * compares the model with the state, unverified, and says so. */
+        int unreachable = err->code == DR_E_NETWORK ||
+                          (err->code == DR_E_AWS && (err->aws.http_status >= 500 ||
+                                                     strstr(err->aws.code, "Throttl") != NULL));
+        if (strncmp(type, "AWS::IAM::", 10) == 0 && unreachable) {
+            dr_warn(e->o->log,
+                    "%s (%s) %s not verified: IAM unreachable (%s); taken as last "
+                    "deployed",
+                    id, type, phys, err->msg);
+            dr_err_clear(err);
+            *exists = 1;
+            return 0;
+        }
         return dr_err_wrap(err, "reading %s %s (%s) %s", short_type(type), id, type, phys);
+    }
     return 0;
 }
 

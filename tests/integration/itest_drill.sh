@@ -16,6 +16,9 @@ CFG="$T_TMP/regions"
 cp -r "$DRCTL_SOURCE_DIR/regions/sandbox" "$CFG"
 STORE="$T_TMP/store"
 export DRCTL_CONFIG_DIR="$CFG" DRCTL_STORE="$STORE" DRCTL_RUNBOOK_DIR="$DRCTL_SOURCE_DIR/runbooks"
+# moto answers every DeleteCacheSubnetGroup with a 500 (see above): fewer,
+# quicker retries of it keep the test short.
+export AWS_MAX_ATTEMPTS=2 DRCTL_RB_RETRY_DELAY_MS=200
 STACK=litellm-sandbox
 DRILL=litellm-sandbox-drill
 A() {
