@@ -712,7 +712,8 @@ int dr_objects_capture(dr_bundle_writer *w, const dr_objects_opts *o, json_t **i
         json_decref(parent);
         return dr_err_wrap(err, "listing the objects of s3://%s", o->bucket);
     }
-    qsort(l.v, l.n, sizeof(*l.v), obj_cmp);
+    if (l.n > 1) /* l.v is NULL for an empty bucket */
+        qsort(l.v, l.n, sizeof(*l.v), obj_cmp);
     res->listed = l.n;
 
     /* Decide: reference what the parent has, download the rest. */

@@ -385,7 +385,8 @@ done:
         out->t[i].rows = j->t[i].rows;
         memcpy(out->t[i].checksum, j->t[i].checksum, sizeof(out->t[i].checksum));
     }
-    qsort(out->t, out->n, sizeof(*out->t), cmp_table);
+    if (out->n > 1)
+        qsort(out->t, out->n, sizeof(*out->t), cmp_table);
     return 0;
 }
 
@@ -456,7 +457,8 @@ int dr_pg_sums_from_json(const json_t *j, dr_pg_sums *out, dr_err *err)
         t->rows = (int64_t)json_integer_value(rows);
         memcpy(t->checksum, sum, 33);
     }
-    qsort(out->t, out->n, sizeof(*out->t), cmp_table);
+    if (out->n > 1)
+        qsort(out->t, out->n, sizeof(*out->t), cmp_table);
     return 0;
 }
 

@@ -921,7 +921,8 @@ static double median(json_t *arr)
     double *v = dr_xcalloc(n, sizeof(*v));
     for (size_t i = 0; i < n; i++)
         v[i] = json_number_value(json_array_get(arr, i));
-    qsort(v, n, sizeof(*v), cmp_double);
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_double);
     double m = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     free(v);
     return m;
