@@ -39,11 +39,6 @@ static int make_alt_profiles(dr_ops *ops, dr_err *err)
         free(dir);
         return -1;
     }
-    const char *names[64];
-    size_t n = 0;
-    names[n++] = "defaults.yaml";
-    for (size_t i = 0; i < ops->set.n && n < 63; i++)
-        names[n++] = NULL; /* region files below */
     int rc = 0;
     for (size_t i = 0; rc == 0 && i <= ops->set.n; i++) {
         char *src = i == 0 ? dr_xasprintf("%s/defaults.yaml", ops->config_dir)
@@ -69,7 +64,6 @@ static int make_alt_profiles(dr_ops *ops, dr_err *err)
         free(src);
         free(dst);
     }
-    (void)names;
     if (rc == 0)
         ops->alt_config_dir = dir;
     else
@@ -1022,14 +1016,10 @@ static int switch_dns(dr_ops *ops, const char *to, json_t **detail, dr_err *err)
     } else {
         char *zone_id = NULL, *change = NULL;
         rc = dr_route53_zone_id(ops->ctx->aws, zone_name, &zone_id, err);
-        if (rc == 0) {
-            json_t *del = json_object();
-            (void)del;
-            json_decref(del);
+        if (rc == 0)
             rc = dr_route53_change_records(ops->ctx->aws, zone_id, "UPSERT", recs,
                                            "drctl failover: serve from the target region", &change,
                                            err);
-        }
         if (rc == 0) {
             /* The state follows, so that status and plan show what is. */
             size_t i;
